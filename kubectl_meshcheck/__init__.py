@@ -1,0 +1,66 @@
+"""kubectl meshcheck: find the Istio pitfalls that bite teams new to a service mesh.
+
+This module is the public API, and only it: what rule plugins (bundled and third-party) import.
+Anything not named here is internal and may change without notice.
+
+A plugin in four lines::
+
+    from kubectl_meshcheck import Diagnostic, Topic, hookimpl, rule
+
+    @rule(code="ACME101", name="port-prefix-not-approved", topic=Topic.PORTS, targets={"Service"},
+          summary="Service port names must start with a protocol ACME's gateways route")
+    def port_prefix_not_approved(svc, ctx):
+        '''What it checks: ...'''
+        ...
+
+    @hookimpl
+    def meshcheck_register_rules(register):
+        register(port_prefix_not_approved)
+"""
+
+from .hookspecs import hookimpl
+from .index import Context
+from .mesh.apps import Hint, hints as app_hints, image_base, resolve_target_port
+from .mesh.injection import ModeDecision
+from .mesh.protocol import (
+    RESERVED_PORTS,
+    WELL_KNOWN_TCP_PORTS,
+    Handling,
+    PortProtocol,
+    Protocol,
+    Reason,
+    canonical_name,
+    is_valid_port_name,
+    parse_protocol,
+    service_port_protocol,
+)
+from .model import (
+    Applicability,
+    Diagnostic,
+    Finding,
+    Fix,
+    FixAvailability,
+    K8sObject,
+    MeshMode,
+    ObjectRef,
+    Owner,
+    PatchOp,
+    Rule,
+    Severity,
+    Status,
+    Topic,
+    Workload,
+    escape_pointer,
+    pointer_get,
+    rule,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Applicability", "Context", "Diagnostic", "Finding", "Fix", "FixAvailability", "Handling", "Hint",
+    "K8sObject", "MeshMode", "ModeDecision", "ObjectRef", "Owner", "PatchOp", "PortProtocol", "Protocol",
+    "RESERVED_PORTS", "Reason", "Rule", "Severity", "Status", "Topic", "WELL_KNOWN_TCP_PORTS", "Workload",
+    "app_hints", "canonical_name", "escape_pointer", "hookimpl", "image_base", "is_valid_port_name",
+    "parse_protocol", "pointer_get", "resolve_target_port", "rule", "service_port_protocol", "__version__",
+]

@@ -1,0 +1,391 @@
+"""The ``kubectl meshcheck`` command line: flags, subcommands and exit codes; no Istio logic here.
+
+Exit codes: 0 nothing at or above --fail-on; 1 findings at or above it; 2 usage error; 3 input
+unreadable (bad file, not YAML, unknown flag value, bad config); 4 cluster unreachable or not
+authorised at all; 5 internal error. The exit code does not depend on -o.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import traceback
+from dataclasses import dataclass
+from typing import Any, Callable, List, Optional
+
+import typer
+from typing_extensions import Annotated
+
+from .model import MeshMode, Severity, Topic
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INPUT, EXIT_CLUSTER, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5
+OUTPUTS = ("table", "wide", "json", "yaml", "patch")
+EPILOG = (
+    "Exit codes: 0 clean; 1 findings at or above --fail-on; 2 usage error; 3 input unreadable; "
+    "4 cluster unreachable; 5 internal error. Flags go after 'meshcheck' (kubectl rejects flags before "
+    "a plugin name)."
+)
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
+
+
+def _err(msg: str) -> None:
+    typer.echo(f"error: {msg}", err=True)
+
+
+def _warn(msg: str) -> None:
+    typer.echo(f"warning: {msg}", err=True)
+
+
+# -- shared options ------------------------------------------------------------------------------
+
+P = inspect.Parameter
+_ANALYSIS_OPTIONS: list[tuple[str, Any, Any, Any]] = [
+    ("filename", Optional[List[str]], None, typer.Option("-f", "--filename", help="File, directory or - (stdin) to analyse; repeatable.")),
+    ("recursive", bool, False, typer.Option("-R", "--recursive", help="Process directories given with -f recursively.")),
+    ("kustomize", Optional[str], None, typer.Option("-k", "--kustomize", help="Render a kustomization directory with 'kubectl kustomize' and analyse it.")),
+    ("namespace", Optional[str], None, typer.Option("-n", "--namespace", help="Only this namespace.")),
+    ("all_namespaces", bool, False, typer.Option("-A", "--all-namespaces", help="All namespaces (live cluster).")),
+    ("context", Optional[str], None, typer.Option("--context", help="kubeconfig context (live cluster).")),
+    ("kubeconfig", Optional[str], None, typer.Option("--kubeconfig", help="Path to the kubeconfig file.")),
+    ("selector", Optional[str], None, typer.Option("-l", "--selector", help="Label selector for workloads and Services (live cluster).")),
+    ("request_timeout", Optional[str], None, typer.Option("--request-timeout", help="Per-request timeout (live cluster), e.g. 10s.")),
+    ("output", str, "table", typer.Option("-o", "--output", help="table, wide, json, yaml or patch.")),
+    ("select", Optional[List[str]], None, typer.Option("--select", help="Only rules whose code starts with this (e.g. MC1, MC103); repeatable or comma-separated.")),
+    ("ignore", Optional[List[str]], None, typer.Option("--ignore", help="Skip rules whose code starts with this; repeatable or comma-separated.")),
+    ("fail_on", str, "error", typer.Option("--fail-on", help="Lowest severity that makes the exit code 1: info, warning, error.")),
+    ("min_severity", str, "info", typer.Option("--min-severity", help="Lowest severity printed.")),
+    ("mesh_mode", str, "sidecar", typer.Option("--mesh-mode", help="Mode assumed for namespaces the input does not describe: sidecar, ambient or none.")),
+    ("show_suppressed", bool, False, typer.Option("--show-suppressed", help="Also list suppressed findings, with their reasons.")),
+    ("unsafe_fixes", bool, False, typer.Option("--unsafe-fixes", help="Include unsafe fixes in -o patch.")),
+    ("preview", bool, False, typer.Option("--preview", help="Also run preview rules.")),
+    ("no_annotation_suppressions", bool, False, typer.Option("--no-annotation-suppressions", help="Ignore meshcheck.io/ignore-* annotations (config suppressions still apply).")),
+    ("config", Optional[str], None, typer.Option("--config", help="Config file (also $MESHCHECK_CONFIG).")),
+    ("disable_plugin", Optional[List[str]], None, typer.Option("--disable-plugin", help="Do not load this plugin; repeatable.")),
+    ("no_plugin_autoload", bool, False, typer.Option("--no-plugin-autoload", help="Do not load plugins from the 'meshcheck' entry-point group (also $MESHCHECK_DISABLE_PLUGIN_AUTOLOAD).")),
+    ("debug", bool, False, typer.Option("--debug", help="Show tracebacks for internal errors.")),
+]
+_PLUGIN_OPTION_NAMES = ("output", "config", "disable_plugin", "no_plugin_autoload", "debug")
+
+
+@dataclass
+class Options:
+    filename: list[str] | None = None
+    recursive: bool = False
+    kustomize: str | None = None
+    namespace: str | None = None
+    all_namespaces: bool = False
+    context: str | None = None
+    kubeconfig: str | None = None
+    selector: str | None = None
+    request_timeout: str | None = None
+    output: str = "table"
+    select: list[str] | None = None
+    ignore: list[str] | None = None
+    fail_on: str = "error"
+    min_severity: str = "info"
+    mesh_mode: str = "sidecar"
+    show_suppressed: bool = False
+    unsafe_fixes: bool = False
+    preview: bool = False
+    no_annotation_suppressions: bool = False
+    config: str | None = None
+    disable_plugin: list[str] | None = None
+    no_plugin_autoload: bool = False
+    debug: bool = False
+
+
+def _with_options(fn: Callable, names: tuple[str, ...] | None = None, extra: list[P] | None = None) -> Callable:
+    """Give ``fn(ctx, **options)`` the shared option signature (typer reads signature + annotations)."""
+    params = [P("ctx", P.POSITIONAL_OR_KEYWORD, annotation=typer.Context)] + list(extra or [])
+    for name, typ, default, opt in _ANALYSIS_OPTIONS:
+        if names is None or name in names:
+            params.append(P(name, P.KEYWORD_ONLY, default=default, annotation=Annotated[typ, opt]))
+    fn.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    fn.__annotations__ = {p.name: p.annotation for p in params}
+    return fn
+
+
+def _merged(ctx: typer.Context, values: dict[str, Any]) -> Options:
+    """Options given to the subcommand win; otherwise those given before it (root) apply."""
+    root: dict[str, Any] = (ctx.parent.obj if ctx.parent and isinstance(ctx.parent.obj, dict) else {}) or {}
+    merged = dict(root)
+    for k, v in values.items():
+        source = ctx.get_parameter_source(k)
+        if source is not None and source.name != "DEFAULT" or k not in merged:
+            merged[k] = v
+    return Options(**{k: v for k, v in merged.items() if k in Options.__dataclass_fields__})
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
+
+
+# -- the app -------------------------------------------------------------------------------------
+
+app = typer.Typer(
+    name="kubectl meshcheck",
+    help="Find the Istio pitfalls that bite teams new to a service mesh, and get fixes proven to clear them.",
+    epilog=EPILOG,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _root(ctx: typer.Context, **values: Any) -> None:
+    ctx.obj = values
+    if ctx.invoked_subcommand is None:
+        raise typer.Exit(run_analysis(None, Options(**values)))
+
+
+app.callback(invoke_without_command=True)(_with_options(_root))
+
+
+def _topic_command(topic: Topic, help_text: str) -> None:
+    def command(ctx: typer.Context, **values: Any) -> None:
+        raise typer.Exit(run_analysis(topic, _merged(ctx, values)))
+
+    command.__name__ = topic.value
+    app.command(topic.value, help=help_text, epilog=EPILOG)(_with_options(command))
+
+
+_topic_command(Topic.PORTS, "Per Service port: the protocol Istio will use, why, and how the sidecar handles it; MC1xx findings.")
+_topic_command(Topic.STARTUP, "Startup order: the app racing the sidecar, init containers, Jobs (MC2xx).")
+_topic_command(Topic.EGRESS, "Outbound traffic and ServiceEntries (MC3xx).")
+_topic_command(Topic.PROBES, "Health-probe rewriting (MC4xx).")
+_topic_command(Topic.CAPTURE, "Safer packet capture than tcpdump in istio-proxy (MC5xx).")
+
+
+def _rules_command(ctx: typer.Context, **values: Any) -> None:
+    code = values.pop("code", None)
+    raise typer.Exit(list_rules(code, _merged(ctx, values)))
+
+
+app.command("rules", help="List the rules, or show one rule's full documentation.")(
+    _with_options(_rules_command, _PLUGIN_OPTION_NAMES,
+                  [P("code", P.POSITIONAL_OR_KEYWORD, default=None,
+                     annotation=Annotated[Optional[str], typer.Argument(help="A rule code, e.g. MC103.")])])
+)
+
+
+def _plugins_command(ctx: typer.Context, **values: Any) -> None:
+    raise typer.Exit(list_plugins(_merged(ctx, values)))
+
+
+app.command("plugins", help="List plugins: name, version, origin, status and rule count.")(
+    _with_options(_plugins_command, _PLUGIN_OPTION_NAMES)
+)
+
+
+# -- implementations -------------------------------------------------------------------------
+
+
+def _host(opts: Options):
+    from .config import ConfigError, load_config
+    from .plugins import PluginError, build_plugin_manager
+
+    try:
+        config = load_config(opts.config)
+        host = build_plugin_manager(config, _split(opts.disable_plugin), None if not opts.no_plugin_autoload else False,
+                                    warn=_warn)
+    except (ConfigError, PluginError) as e:
+        raise CliError(str(e), EXIT_INPUT) from None
+    return config, host
+
+
+def _check_output(opts: Options, allowed: tuple[str, ...] = OUTPUTS) -> None:
+    if opts.output not in allowed:
+        raise CliError(f"unknown output format {opts.output!r} for -o (use {', '.join(allowed)})", EXIT_INPUT)
+
+
+def _severity(value: str, flag: str) -> Severity:
+    try:
+        return Severity.parse(value)
+    except ValueError as e:
+        raise CliError(f"{flag}: {e}", EXIT_INPUT) from None
+
+
+def run_analysis(topic: Topic | None, opts: Options) -> int:
+    from .engine import Engine
+    from .index import Index
+    from .render import json as rjson
+    from .render.patch import render_patches
+    from .render.table import findings_table, table, use_colour
+    from .sources.manifests import LoadResult, load_kustomize, load_paths
+    from .views import VIEWS
+
+    _check_output(opts)
+    fail_on = _severity(opts.fail_on, "--fail-on")
+    min_sev = _severity(opts.min_severity, "--min-severity")
+    try:
+        assume = MeshMode(opts.mesh_mode)
+    except ValueError:
+        raise CliError(f"--mesh-mode: unknown mode {opts.mesh_mode!r} (use sidecar, ambient or none)", EXIT_INPUT) from None
+    config, host = _host(opts)
+    select, ignore = _split(opts.select), _split(opts.ignore)
+    unknown = host.registry.unknown_selectors(select + ignore)
+    if unknown:
+        raise CliError(f"--select/--ignore: no rule code starts with {', '.join(unknown)} "
+                       "(see 'kubectl meshcheck rules')", EXIT_INPUT)
+    rules = host.registry.select(topic, select, ignore, opts.preview)
+
+    if not opts.filename and not opts.kustomize:
+        raise CliError("reading a live cluster is not available yet in this build; analyse manifests with "
+                       "-f FILE|DIR|- or -k DIR (try: kubectl meshcheck -f <dir> -R)", EXIT_CLUSTER)
+    loaded = LoadResult()
+    if opts.filename:
+        load_paths(opts.filename, opts.recursive, loaded)
+    if opts.kustomize:
+        load_kustomize(opts.kustomize, loaded)
+    for e in loaded.errors:
+        _err(e)
+    for n in loaded.notes[:10]:
+        typer.echo(f"note: {n}", err=True)
+    if len(loaded.notes) > 10:
+        typer.echo(f"note: ... and {len(loaded.notes) - 10} more skipped documents", err=True)
+    objects = loaded.objects
+    if opts.namespace and not opts.all_namespaces:
+        objects = [o for o in objects if o.namespace in (opts.namespace, None)]
+
+    index = Index(objects, assume_mode=assume)
+    for problem in index.problems:
+        _warn(problem)
+    engine = Engine(index, host.pm, config, use_annotations=not opts.no_annotation_suppressions)
+    result = engine.run(rules)
+    shown = result.visible(min_sev, opts.show_suppressed)
+    failing = result.failing(fail_on)
+    code = EXIT_INPUT if loaded.errors else (EXIT_FINDINGS if failing else EXIT_OK)
+
+    view = VIEWS.get(topic) if topic else None
+    rows = view[0](result) if view else None
+    by_sev = {str(s): sum(1 for f in result.findings if f.severity == s and not f.suppressed) for s in Severity}
+    assumed = sorted(index.assumed_namespaces)
+    summary = {
+        "topic": topic.value if topic else "all",
+        "findings": sum(by_sev.values()),
+        "bySeverity": by_sev,
+        "suppressed": sum(1 for f in result.findings if f.suppressed),
+        "rules": [r.code for r in rules],
+        "objects": len(objects),
+        "workloads": len(index.workloads),
+        "files": loaded.files,
+        "assumedMeshMode": {"mode": assume.value, "namespaces": assumed} if assumed else None,
+        "failOn": str(fail_on),
+        "exitCode": code,
+    }
+    unreadable = [{"what": e} for e in loaded.errors] + result.unreadable
+
+    if opts.output in ("json", "yaml"):
+        doc = rjson.document(shown, summary, unreadable, loaded.notes, rows)
+        typer.echo(rjson.dump_json(doc) if opts.output == "json" else rjson.dump_yaml(doc), nl=opts.output == "json")
+    elif opts.output == "patch":
+        typer.echo(render_patches(shown, opts.unsafe_fixes), nl=False)
+    else:
+        wide = opts.output == "wide"
+        colour = use_colour()
+        if view:
+            _, cols, wide_cols = view
+            cols = cols + (wide_cols if wide else [])
+            typer.echo(table([h for h, _ in cols], [[_cell(r[k]) for _, k in cols] for r in rows]))
+            typer.echo("")
+        if shown:
+            typer.echo(findings_table(shown, wide, colour))
+            typer.echo("")
+        sev_text = ", ".join(f"{n} {s}" for s, n in reversed(list(by_sev.items())) if n)
+        line = f"{summary['findings']} finding(s)" + (f": {sev_text}" if sev_text else "")
+        if summary["suppressed"]:
+            line += f"; {summary['suppressed']} suppressed" + ("" if opts.show_suppressed else " (--show-suppressed)")
+        line += f". {len(objects)} objects, {len(rules)} rules."
+        typer.echo(line)
+        if assumed:
+            typer.echo(f"note: namespace(s) {', '.join(a or '(none)' for a in assumed)} are not described by the "
+                       f"input; assumed {assume.value} mode (override with --mesh-mode).")
+    return code
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, list):
+        return ",".join(str(x) for x in v) or "-"
+    return "-" if v in ("", None) else str(v)
+
+
+def list_rules(code: str | None, opts: Options) -> int:
+    from .render.json import dump_json, dump_yaml
+    from .render.table import table
+
+    _check_output(opts, ("table", "wide", "json", "yaml"))
+    _, host = _host(opts)
+    rules = host.registry.all()
+    if code:
+        r = host.registry.get(code)
+        if r is None:
+            raise CliError(f"no rule {code!r} (see 'kubectl meshcheck rules')", EXIT_INPUT)
+        rules = [r]
+
+    def as_json(r):
+        return {"code": r.code, "name": r.name, "topic": r.topic.value, "severity": str(r.severity),
+                "fix": r.fix.value, "status": r.status.value, "plugin": r.plugin, "summary": r.summary,
+                "targets": sorted(r.targets), "reads": sorted(r.reads), "params": dict(r.params),
+                "istioctl": list(r.ist_codes), "doc": r.doc}
+
+    if opts.output in ("json", "yaml"):
+        doc = {"rules": [as_json(r) for r in rules]}
+        typer.echo(dump_json(doc) if opts.output == "json" else dump_yaml(doc))
+    elif code:
+        r = rules[0]
+        typer.echo(f"{r.code} {r.name} ({r.topic.value}, {r.severity}, fix: {r.fix.value}, plugin: {r.plugin})")
+        typer.echo(f"{r.summary}\n")
+        typer.echo(r.doc)
+        if r.ist_codes:
+            typer.echo(f"\nistioctl analyze equivalent: {', '.join(r.ist_codes)}")
+        if r.params:
+            typer.echo(f"Parameters: {r.params}")
+    else:
+        rows = [[r.code, r.name, r.topic.value, str(r.severity), r.fix.value, r.status.value, r.plugin, r.summary]
+                for r in rules]
+        typer.echo(table(["CODE", "NAME", "TOPIC", "SEVERITY", "FIX", "STATUS", "PLUGIN", "SUMMARY"], rows))
+    return EXIT_OK
+
+
+def list_plugins(opts: Options) -> int:
+    from .render.json import dump_json, dump_yaml
+    from .render.table import table
+
+    _check_output(opts, ("table", "wide", "json", "yaml"))
+    _, host = _host(opts)
+    if opts.output in ("json", "yaml"):
+        doc = {"plugins": [i.to_json() for i in host.infos]}
+        typer.echo(dump_json(doc) if opts.output == "json" else dump_yaml(doc))
+        return EXIT_OK
+    rows = [[i.name, i.version or "-", i.origin, i.status, str(i.rules)] +
+            ([",".join(i.hooks)] if opts.output == "wide" else []) for i in host.infos]
+    headers = ["NAME", "VERSION", "ORIGIN", "STATUS", "RULES"] + (["HOOKS"] if opts.output == "wide" else [])
+    typer.echo(table(headers, rows))
+    return EXIT_OK
+
+
+def main() -> None:
+    """Console-script entry point: one-line errors with distinct exit codes, tracebacks only with --debug."""
+    debug = "--debug" in sys.argv
+    try:
+        app(prog_name="kubectl meshcheck", standalone_mode=True)
+    except CliError as e:
+        _err(str(e))
+        sys.exit(e.code)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(EXIT_OK)
+    except Exception as e:
+        if debug:
+            traceback.print_exc()
+        _err(f"internal error: {type(e).__name__}: {e} (run with --debug for the traceback)")
+        sys.exit(EXIT_INTERNAL)

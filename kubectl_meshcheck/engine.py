@@ -1,0 +1,219 @@
+"""Run the selected rules over the Index and turn their diagnostics into findings.
+
+One pass: rules run sorted by code; each diagnostic becomes a :class:`Finding` with the rule's
+effective severity, the object, its owner, its fixes (vetted by plugins, applied offline and
+re-checked) and its suppression state. A rule that crashes on an object becomes one MC001 finding
+and every other rule and object still runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import pluggy
+
+from .config import Config
+from .fixes import FixDoesNotApply, patched
+from .index import Context, Index, UndeclaredKind
+from .model import (
+    Applicability,
+    Diagnostic,
+    Finding,
+    FixAvailability,
+    FixResult,
+    K8sObject,
+    MeshMode,
+    ObjectRef,
+    Rule,
+    Severity,
+    Topic,
+    Workload,
+    rule,
+)
+from .suppress import apply_suppressions
+
+_ENGINE_DOC = """What it checks: {what}
+
+What Istio does: nothing; this finding is about the meshcheck run itself.
+
+Example: {example}
+
+Fixes: {fixes}
+
+References: DESIGN.md section 5 (codes, severity, suppression)."""
+
+
+def _engine_rule(code: str, name: str, summary: str, severity: Severity, what: str, example: str, fixes: str) -> Rule:
+    r = rule(code=code, name=name, topic=Topic.ENGINE, summary=summary, targets=(), severity=severity,
+             sidecar_only=False)(lambda obj, ctx: ())
+    return dataclasses.replace(r, doc=_ENGINE_DOC.format(what=what, example=example, fixes=fixes), plugin="engine")
+
+
+RULE_CRASHED = _engine_rule(
+    "MC001", "rule-crashed", "a rule failed on an object; other rules still ran", Severity.ERROR,
+    "a rule raised an exception (or looked up a kind it did not declare) while checking an object.",
+    "a third-party rule assumes spec.ports is always present and meets an ExternalName Service.",
+    "report it to the plugin's authors (the message names the rule and the error); --ignore the code meanwhile.")
+UNUSED_SUPPRESSION = _engine_rule(
+    "MC002", "unused-suppression", "a suppression matches no finding", Severity.INFO,
+    "an ignore annotation or config entry whose rule ran but found nothing to silence on that object.",
+    "meshcheck.io/ignore-MC101 left on a Service after its ports were renamed.",
+    "delete the annotation or config entry.")
+INPUT_UNREADABLE = _engine_rule(
+    "MC003", "input-unreadable", "part of the input could not be read; rules needing it were skipped",
+    Severity.WARNING,
+    "a kind or namespace could not be read (RBAC 403, CRD not installed, timeout), so the rules that "
+    "needed it did not run on it.",
+    "the user may not list ServiceEntries in namespace payments.",
+    "grant get/list on the kinds named, or narrow the run with --select.")
+SUPPRESSION_WITHOUT_REASON = _engine_rule(
+    "MC004", "suppression-without-reason", "a suppression has no reason, so it suppresses nothing",
+    Severity.WARNING,
+    "an ignore annotation or config entry with an empty value; meshcheck requires a reason for every suppression.",
+    'meshcheck.io/ignore-MC101: ""',
+    "write why the finding is acceptable as the annotation's value (e.g. a ticket).")
+ENGINE_RULES = (RULE_CRASHED, UNUSED_SUPPRESSION, INPUT_UNREADABLE, SUPPRESSION_WITHOUT_REASON)
+
+
+@dataclass
+class RunResult:
+    findings: list[Finding]
+    rules: list[Rule]
+    index: Index
+    unreadable: list[dict[str, Any]] = field(default_factory=list)
+    looked_up: dict[str, set[str]] = field(default_factory=dict)
+
+    def visible(self, min_severity: Severity, show_suppressed: bool) -> list[Finding]:
+        return [f for f in self.findings if f.severity >= min_severity and (show_suppressed or not f.suppressed)]
+
+    def failing(self, fail_on: Severity) -> list[Finding]:
+        return [f for f in self.findings if f.severity >= fail_on and not f.suppressed]
+
+
+def _subjects(rule_: Rule, index: Index) -> Iterable[K8sObject | Workload]:
+    for kind in sorted(rule_.targets):
+        if kind == "Workload":
+            yield from index.workloads
+        else:
+            yield from index.objects(kind)
+
+
+def _obj(subject: K8sObject | Workload) -> K8sObject:
+    return subject.obj if isinstance(subject, Workload) else subject
+
+
+class Engine:
+    def __init__(self, index: Index, pm: pluggy.PluginManager, config: Config | None = None,
+                 verify_fixes: bool = True, use_annotations: bool = True) -> None:
+        self.index = index
+        self.pm = pm
+        self.config = config or Config()
+        self.verify_fixes = verify_fixes
+        self.use_annotations = use_annotations
+
+    def params_for(self, r: Rule) -> dict[str, Any]:
+        return {**r.params, **self.config.params.get(r.code, {})}
+
+    def context(self, r: Rule, replacements: dict | None = None) -> Context:
+        return Context(self.index, r.kinds, self.params_for(r), r.code, replacements)
+
+    def run(self, rules: list[Rule], unreadable: list[dict[str, Any]] | None = None) -> RunResult:
+        unreadable = list(unreadable or [])
+        skipped_kinds = {u["kind"] for u in unreadable if u.get("kind")}
+        findings: list[Finding] = []
+        looked_up: dict[str, set[str]] = {}
+        for r in sorted(rules, key=lambda x: x.code):
+            ctx = self.context(r)
+            missing = sorted(r.kinds & skipped_kinds)
+            if missing:
+                for u in unreadable:
+                    if u.get("kind") in missing:
+                        u.setdefault("skipped_rules", []).append(r.code)
+            for subject in _subjects(r, self.index):
+                obj = _obj(subject)
+                if r.sidecar_only and self.index.mode_of(subject).mode is not MeshMode.SIDECAR:
+                    continue
+                try:
+                    diags = list(r.check(subject, ctx))
+                except Exception as e:  # isolate a crashing rule: one MC001, the rest runs
+                    findings.append(self._crash(r, obj, e))
+                    continue
+                for d in diags:
+                    findings.append(self._finding(r, subject, d, ctx))
+            looked_up[r.code] = set(ctx.looked_up)
+        for u in unreadable:
+            findings.append(self._unreadable(u))
+        objects = [o for objs in self.index.by_kind.values() for o in objs]
+        findings, problems = apply_suppressions(
+            findings, objects, self.config.suppress, {r.code for r in rules}, self.use_annotations
+        )
+        for p in problems:
+            er = UNUSED_SUPPRESSION if p.kind == "unused" else SUPPRESSION_WITHOUT_REASON
+            findings.append(Finding(er, er.severity, p.obj, p.obj.origin, Diagnostic(p.path, p.message, {"code": p.code})))
+        findings.sort(key=lambda f: f.sort_key)
+        return RunResult(findings, rules, self.index, unreadable, looked_up)
+
+    # -- building findings ----------------------------------------------------------------
+
+    def _crash(self, r: Rule, obj: K8sObject, e: Exception) -> Finding:
+        what = "looked up an undeclared kind" if isinstance(e, UndeclaredKind) else "crashed"
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        msg = f"rule {r.code} ({r.plugin or 'unknown plugin'}) {what} on this object: {type(e).__name__}: {first}"
+        d = Diagnostic("", msg, {"rule": r.code, "plugin": r.plugin, "error": type(e).__name__})
+        return Finding(RULE_CRASHED, RULE_CRASHED.severity, obj.ref, obj.location(), d)
+
+    def _unreadable(self, u: dict[str, Any]) -> Finding:
+        ref = ObjectRef(u.get("apiVersion", "v1"), u.get("kind") or "Input", u.get("namespace"), u.get("name", "*"),
+                        u.get("origin", ""))
+        rules = ", ".join(u.get("skipped_rules", [])) or "none"
+        msg = f"could not read {u.get('what', ref.kind)}: {u.get('reason', 'unknown reason')}; rules skipped: {rules}"
+        return Finding(INPUT_UNREADABLE, INPUT_UNREADABLE.severity, ref, ref.origin,
+                       Diagnostic("", msg, {k: v for k, v in u.items() if k != "origin"}))
+
+    def _finding(self, r: Rule, subject: K8sObject | Workload, d: Diagnostic, ctx: Context) -> Finding:
+        obj = _obj(subject)
+        sev = self.config.severity.get(r.code, r.severity)
+        owner = self.pm.hook.meshcheck_detect_owner(obj=obj, ctx=ctx)
+        f = Finding(r, sev, obj.ref, obj.location(d.path), d, (), owner)
+        results = []
+        for fix in d.fixes:
+            vetoes = [v for v in self.pm.hook.meshcheck_veto_fix(fix=fix, finding=f, ctx=ctx) if v]
+            verified, note = self._verify(r, subject, d, fix) if self.verify_fixes else (None, "not verified")
+            results.append(FixResult(fix, verified, "; ".join(vetoes) or None, note))
+        return dataclasses.replace(f, fixes=tuple(results))
+
+    def _verify(self, r: Rule, subject: K8sObject | Workload, d: Diagnostic, fix) -> tuple[bool | None, str]:
+        """Apply the fix offline and re-run the rule: verified only if the finding is gone."""
+        if fix.applicability is Applicability.DISPLAY_ONLY or not fix.ops:
+            return None, ""
+        obj = _obj(subject)
+        target = obj if fix.target.key == obj.ref.key else self.index.get(*fix.target.key)
+        if target is None:
+            return False, f"{fix.target.display()} is not in the input, so the fix could not be applied offline"
+        try:
+            new_target = patched(target, fix)
+        except FixDoesNotApply as e:
+            return False, f"the patch does not apply: {e}"
+        repl = {target.ref.key: new_target}
+        new_obj = new_target if target is obj else obj
+        new_subject: K8sObject | Workload = (
+            Workload(new_obj, subject.template_path) if isinstance(subject, Workload) else new_obj
+        )
+        try:
+            again = list(r.check(new_subject, self.context(r, repl)))
+        except Exception as e:
+            return False, f"re-checking after the fix failed: {type(e).__name__}: {e}"
+        if any(x.path == d.path for x in again):
+            return False, "the finding is still there after the fix"
+        return True, ""
+
+
+def fix_availability_ok(r: Rule, diags: list[Diagnostic]) -> bool:
+    """The rule's declared fix availability matches what it produced (used by the meta-tests)."""
+    if r.fix is FixAvailability.ALWAYS:
+        return all(d.fixes for d in diags)
+    if r.fix is FixAvailability.NEVER:
+        return not any(d.fixes for d in diags)
+    return True

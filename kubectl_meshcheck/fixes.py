@@ -1,0 +1,71 @@
+"""Fixes as patches: apply them offline, prove they clear the finding, and print them.
+
+Every fix a rule proposes is applied with ``jsonpatch`` to a copy of its target (its leading
+``test`` ops refuse a stale object), then the rule is re-run with the patched object in place of
+the original. A fix is *verified* only if the finding at that path is gone. Display-only fixes
+(a human must choose a value) are never applied and carry ``verified: None``.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import Any
+
+import jsonpatch
+
+from .model import Applicability, Fix, K8sObject
+
+
+class FixDoesNotApply(Exception):
+    pass
+
+
+def apply_ops(data: dict, fix: Fix) -> dict:
+    """The target's content after the fix (a new dict; ``data`` is left untouched)."""
+    try:
+        return jsonpatch.apply_patch(data, fix.patch(), in_place=False)
+    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as e:
+        raise FixDoesNotApply(str(e)) from None
+
+
+def kubectl_patch_command(fix: Fix) -> str:
+    """A copy-pasteable ``kubectl patch`` line for the fix's target."""
+    ref = fix.target
+    patch = json.dumps(fix.patch(), separators=(",", ":"), default=str)
+    parts = ["kubectl", "patch", ref.kind.lower(), ref.name]
+    if ref.namespace:
+        parts += ["-n", ref.namespace]
+    parts += ["--type=json", "-p", patch]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def kustomize_patch(fix: Fix) -> dict[str, Any]:
+    """The fix as a kustomization ``patches`` entry (for objects rendered by kustomize or Helm)."""
+    target = {"kind": fix.target.kind, "name": fix.target.name}
+    if fix.target.namespace:
+        target["namespace"] = fix.target.namespace
+    return {"target": target, "patch": json.dumps(fix.patch(), default=str)}
+
+
+def fix_to_json(fix: Fix, verified: bool | None, withheld: str | None, note: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "title": fix.title,
+        "applicability": fix.applicability.value,
+        "target": fix.target.to_json(),
+        "patch": fix.patch(),
+        "caveats": list(fix.caveats),
+        "verified": verified,
+    }
+    if fix.applicability is not Applicability.DISPLAY_ONLY and fix.ops:
+        out["kubectl"] = kubectl_patch_command(fix)
+    if withheld:
+        out["withheld"] = withheld
+    if note:
+        out["note"] = note
+    return out
+
+
+def patched(obj: K8sObject, fix: Fix) -> K8sObject:
+    return obj.replaced(apply_ops(obj.data, fix))
+

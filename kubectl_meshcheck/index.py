@@ -1,0 +1,203 @@
+"""The Index over all objects of a run, and the per-rule Context that rules query.
+
+The Index is built once: objects by kind, the :class:`Workload` view of every pod-template
+holder, Service <-> workload selection, namespace data-plane modes and the mesh config. Rules never
+see the Index itself; they get a :class:`Context`, which refuses lookups of kinds the rule did not
+declare (so the live source can list only what the selected rules need) and which can present a
+patched object in place of the original (so a fix can be re-checked offline).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Iterable, Mapping
+
+from .mesh import injection
+from .mesh.config import MeshConfig, is_mesh_configmap, mesh_config_from
+from .model import K8sObject, MeshMode, ObjectRef, Workload
+
+#: kind -> JSON Pointer of its pod template
+TEMPLATE_PATHS = {
+    "Deployment": "/spec/template",
+    "StatefulSet": "/spec/template",
+    "DaemonSet": "/spec/template",
+    "ReplicaSet": "/spec/template",
+    "ReplicationController": "/spec/template",
+    "Job": "/spec/template",
+    "CronJob": "/spec/jobTemplate/spec/template",
+    "Pod": "",
+}
+
+#: kinds every run reads whatever the rules declare: they decide who is in the mesh
+ALWAYS_READ = frozenset({"Namespace", "ConfigMap"})
+
+
+def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, Any]) -> bool:
+    """A Service-style equality selector; an empty or missing selector selects nothing."""
+    if not selector:
+        return False
+    return all(k in labels and str(labels[k]) == str(v) for k, v in selector.items())
+
+
+def _controlled(obj: K8sObject) -> bool:
+    """Owned by a controller (ReplicaSet of a Deployment, Pod of a Job...): its template is the truth."""
+    for ref in (obj.data.get("metadata") or {}).get("ownerReferences") or []:
+        if isinstance(ref, dict) and ref.get("controller"):
+            return True
+    return False
+
+
+class Index:
+    def __init__(
+        self,
+        objects: Iterable[K8sObject],
+        assume_mode: MeshMode = MeshMode.SIDECAR,
+        mesh_config: MeshConfig | None = None,
+    ) -> None:
+        self.by_kind: dict[str, list[K8sObject]] = defaultdict(list)
+        self._by_key: dict[tuple[str, str, str], K8sObject] = {}
+        for obj in objects:
+            self.by_kind[obj.kind].append(obj)
+            self._by_key[obj.ref.key] = obj
+        self.assume_mode = assume_mode
+        self.problems: list[str] = []
+        self.mesh_config = mesh_config or self._find_mesh_config()
+        self.namespace_labels: dict[str, dict] = {
+            o.name: dict(o.labels) for o in self.by_kind.get("Namespace", [])
+        }
+        self.workloads: list[Workload] = []
+        for kind, path in TEMPLATE_PATHS.items():
+            for obj in self.by_kind.get(kind, []):
+                if kind in ("Pod", "ReplicaSet", "Job") and _controlled(obj):
+                    continue
+                if isinstance(obj.get(path), dict):
+                    self.workloads.append(Workload(obj, path))
+        self._svc_to_wl: dict[tuple, list[Workload]] | None = None
+        self._wl_to_svc: dict[tuple, list[K8sObject]] | None = None
+        self.assumed_namespaces: set[str] = set()
+
+    def _find_mesh_config(self) -> MeshConfig:
+        for cm in self.by_kind.get("ConfigMap", []):
+            data = cm.data.get("data") or {}
+            if is_mesh_configmap(cm.kind, cm.namespace, cm.name, data):
+                cfg, problem = mesh_config_from(data, f"ConfigMap {cm.namespace}/{cm.name}")
+                if problem:
+                    self.problems.append(problem)
+                return cfg
+        return MeshConfig()
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def objects(self, kind: str) -> list[K8sObject]:
+        return self.by_kind.get(kind, [])
+
+    def get(self, kind: str, namespace: str | None, name: str) -> K8sObject | None:
+        return self._by_key.get((kind, namespace or "", name))
+
+    def kinds(self) -> set[str]:
+        return set(self.by_kind)
+
+    def _build_selection(self) -> None:
+        by_ns: dict[str, list[Workload]] = defaultdict(list)
+        for wl in self.workloads:
+            by_ns[wl.namespace or ""].append(wl)
+        svc_to_wl: dict[tuple, list[Workload]] = {}
+        wl_to_svc: dict[tuple, list[K8sObject]] = defaultdict(list)
+        for svc in self.by_kind.get("Service", []):
+            selector = (svc.data.get("spec") or {}).get("selector")
+            matched = [w for w in by_ns.get(svc.namespace or "", []) if selector_matches(selector, w.pod_labels)]
+            svc_to_wl[svc.ref.key] = matched
+            for w in matched:
+                wl_to_svc[w.ref.key].append(svc)
+        self._svc_to_wl, self._wl_to_svc = svc_to_wl, dict(wl_to_svc)
+
+    def workloads_for(self, service: K8sObject) -> list[Workload]:
+        if self._svc_to_wl is None:
+            self._build_selection()
+        return self._svc_to_wl.get(service.ref.key, [])  # type: ignore[union-attr]
+
+    def services_for(self, workload: Workload) -> list[K8sObject]:
+        if self._wl_to_svc is None:
+            self._build_selection()
+        return self._wl_to_svc.get(workload.ref.key, [])  # type: ignore[union-attr]
+
+    # -- mesh view ---------------------------------------------------------------------------
+
+    def mode_of(self, obj: K8sObject | Workload) -> injection.ModeDecision:
+        """Data-plane mode of a workload's pods, or of a namespace's pods for any other object."""
+        ns = obj.namespace
+        ns_labels = self.namespace_labels.get(ns) if ns is not None else None
+        if isinstance(obj, Workload):
+            d = injection.dataplane_mode(ns, ns_labels, obj.pod_meta, obj.pod_spec, self.assume_mode)
+        else:
+            d = injection.namespace_mode(ns, ns_labels, self.assume_mode)
+        if d.assumed:
+            self.assumed_namespaces.add(ns or "")
+        return d
+
+
+class UndeclaredKind(Exception):
+    """A rule looked up a kind it did not declare in ``targets`` or ``reads``."""
+
+
+class Context:
+    """What a rule sees: declared-kind lookups, the mesh view, and its parameters."""
+
+    def __init__(
+        self,
+        index: Index,
+        kinds: frozenset[str],
+        params: Mapping[str, Any] | None = None,
+        rule_code: str = "",
+        replacements: Mapping[tuple, K8sObject] | None = None,
+    ) -> None:
+        self._index = index
+        self._kinds = kinds | ALWAYS_READ
+        self.params: Mapping[str, Any] = params or {}
+        self.rule_code = rule_code
+        self._repl = replacements or {}
+        self.looked_up: set[str] = set()
+
+    def _need(self, kind: str) -> None:
+        if kind not in self._kinds:
+            raise UndeclaredKind(
+                f"rule {self.rule_code} looked up {kind!r} without declaring it in targets or reads"
+            )
+        self.looked_up.add(kind)
+
+    def _swap(self, obj: K8sObject) -> K8sObject:
+        return self._repl.get(obj.ref.key, obj) if self._repl else obj
+
+    def _swap_wl(self, wl: Workload) -> Workload:
+        new = self._swap(wl.obj)
+        return wl if new is wl.obj else Workload(new, wl.template_path)
+
+    @property
+    def mesh_config(self) -> MeshConfig:
+        return self._index.mesh_config
+
+    def objects(self, kind: str) -> list[K8sObject]:
+        self._need(kind)
+        return [self._swap(o) for o in self._index.objects(kind)]
+
+    def get(self, kind: str, namespace: str | None, name: str) -> K8sObject | None:
+        self._need(kind)
+        obj = self._index.get(kind, namespace, name)
+        return self._swap(obj) if obj is not None else None
+
+    def workloads(self) -> list[Workload]:
+        self._need("Workload")
+        return [self._swap_wl(w) for w in self._index.workloads]
+
+    def workloads_for(self, service: K8sObject) -> list[Workload]:
+        """Workloads whose pod template the Service's selector matches (same namespace)."""
+        self._need("Workload")
+        return [self._swap_wl(w) for w in self._index.workloads_for(service)]
+
+    def services_for(self, workload: Workload) -> list[K8sObject]:
+        """Services whose selector matches the workload's pod template labels."""
+        self._need("Service")
+        return [self._swap(s) for s in self._index.services_for(workload)]
+
+    def mode_of(self, obj: K8sObject | Workload) -> injection.ModeDecision:
+        return self._index.mode_of(obj)

@@ -1,0 +1,57 @@
+"""``-o json`` / ``-o yaml``: the stable, documented machine-readable output.
+
+Findings: ``{"findings": [...], "summary": {...}, "unreadable": [...], "notes": [...]}``; topic
+views add ``"rows"``. Each finding: code, rule, category (the topic), severity, object
+(apiVersion, kind, namespace, name, origin), location, path, message, args, related, owner,
+fixes (title, applicability, target, patch, caveats, verified, kubectl, withheld), suppressed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+
+from ..fixes import fix_to_json
+from ..model import Finding
+
+
+def finding_to_json(f: Finding) -> dict[str, Any]:
+    d = f.diagnostic
+    return {
+        "code": f.code,
+        "rule": f.rule.name,
+        "category": f.rule.topic.value,
+        "severity": str(f.severity),
+        "object": f.object.to_json(),
+        "location": f.location,
+        "path": d.path,
+        "message": d.message,
+        "args": dict(d.args),
+        "related": [r.to_json() for r in d.related],
+        "owner": f.owner.to_json() if f.owner else None,
+        "fixes": [fix_to_json(r.fix, r.verified, r.withheld, r.note) for r in f.fixes],
+        "suppressed": {"by": f.suppressed.source, "reason": f.suppressed.reason} if f.suppressed else None,
+    }
+
+
+def document(findings: list[Finding], summary: dict, unreadable: list, notes: list[str],
+             rows: list[dict] | None = None) -> dict[str, Any]:
+    doc: dict[str, Any] = {}
+    if rows is not None:
+        doc["rows"] = rows
+    doc["findings"] = [finding_to_json(f) for f in findings]
+    doc["summary"] = summary
+    doc["unreadable"] = unreadable
+    doc["notes"] = notes
+    return doc
+
+
+def dump_json(doc: dict) -> str:
+    return json.dumps(doc, indent=2, default=str)
+
+
+def dump_yaml(doc: dict) -> str:
+    # round-trip through JSON so dates and other non-plain values become strings
+    return yaml.safe_dump(json.loads(json.dumps(doc, default=str)), sort_keys=False, width=120)

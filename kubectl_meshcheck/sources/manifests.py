@@ -1,0 +1,224 @@
+"""Objects from manifests: files, directories, stdin and ``kubectl kustomize`` output.
+
+Multi-document YAML and JSON, ``kind: List`` and ``*List``, Helm-rendered output (comments,
+``---``, empty documents). YAML that is not a Kubernetes object (a values file, a kustomize patch,
+a CRD schema fragment) is skipped with a note. A broken document is reported with its file, line
+and column, and every other document is still analysed.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from ..model import K8sObject, ObjectRef
+from . import yamlfast
+
+EXTENSIONS = (".yaml", ".yml", ".json")
+
+
+@dataclass
+class LoadResult:
+    objects: list[K8sObject] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # unreadable input: exit code 3
+    notes: list[str] = field(default_factory=list)  # skipped documents, said once each
+    files: int = 0
+
+
+class _Source:
+    """One file's bytes, kept so field lines can be computed later for documents with findings."""
+
+    __slots__ = ("data", "_spans")
+
+    def __init__(self, data: bytes):
+        self.data = data
+        self._spans: list[tuple[int, int, int]] | None = None
+
+    def line_map(self, doc_line: int) -> Callable[[str], int | None]:
+        cache: dict[str, int] = {}
+
+        def line_of(pointer: str) -> int | None:
+            if not cache:
+                cache.update(self._compose(doc_line))
+            p = pointer
+            while p:
+                if p in cache:
+                    return cache[p]
+                p = p.rsplit("/", 1)[0]
+            return cache.get("", doc_line)
+
+        return line_of
+
+    def _compose(self, doc_line: int) -> dict[str, int]:
+        if self._spans is None:
+            self._spans = yamlfast.split_documents(self.data)
+        for start, end, first in self._spans:
+            text = self.data[start:end]
+            last = first + text.count(b"\n")
+            if first <= doc_line <= last:
+                try:
+                    # blank the lines before this span so line numbers stay file-absolute
+                    return yamlfast.compose_lines(text, offset=first - 1)
+                except yamlfast.YAMLError:
+                    return {"": doc_line}
+        return {"": doc_line}
+
+
+def _is_json_patch(doc: Any) -> bool:
+    return isinstance(doc, list) and bool(doc) and all(isinstance(d, dict) and "op" in d and "path" in d for d in doc)
+
+
+def _objects_from_doc(
+    doc: Any, where: str, origin_file: str, line: int | None, src: _Source | None, out: LoadResult,
+    pointer: str = "",
+) -> None:
+    if doc is None:
+        return
+    if not isinstance(doc, dict):
+        if _is_json_patch(doc):
+            out.notes.append(f"{where}: skipped: a JSON patch, not a Kubernetes object")
+        else:
+            out.errors.append(f"{where}: document is a {type(doc).__name__}, not a mapping (a Kubernetes object)")
+        return
+    api, kind = doc.get("apiVersion"), doc.get("kind")
+    if not api and not kind:
+        out.notes.append(f"{where}: skipped: not a Kubernetes object (no apiVersion or kind)")
+        return
+    if not isinstance(kind, str) or not kind:
+        out.errors.append(f"{where}: object has apiVersion {api!r} but no kind")
+        return
+    if not isinstance(api, str) or not api:
+        out.errors.append(f"{where}: {kind} has no apiVersion")
+        return
+    if str(api).startswith("kustomize.config.k8s.io/"):
+        out.notes.append(f"{where}: skipped: {kind} is kustomize configuration (use -k DIR to render it)")
+        return
+    if kind == "List" or (kind.endswith("List") and isinstance(doc.get("items"), list)):
+        for i, item in enumerate(doc.get("items") or []):
+            _objects_from_doc(item, f"{where} items[{i}]", origin_file, line, src, out, f"{pointer}/items/{i}")
+        return
+    meta = doc.get("metadata")
+    if not isinstance(meta, dict):
+        out.errors.append(f"{where}: {kind} has no metadata")
+        return
+    name = meta.get("name") or meta.get("generateName")
+    if not isinstance(name, str) or not name:
+        out.errors.append(f"{where}: {kind} has no metadata.name")
+        return
+    ns = meta.get("namespace")
+    ref = ObjectRef(api, kind, str(ns) if ns else None, name, f"{origin_file}:{line}" if line else origin_file)
+    line_of = None
+    if src is not None and line is not None:
+        base = src.line_map(line)
+        line_of = base if not pointer else (lambda p, b=base, pre=pointer: b(pre + p))
+    out.objects.append(K8sObject(doc, ref, line_of))
+
+
+def load_bytes(data: bytes, origin: str, out: LoadResult, default_namespace: str | None = None) -> None:
+    """Parse one stream (file, stdin or kustomize output) into ``out``."""
+    out.files += 1
+    src = _Source(data)
+    stripped = data.lstrip()
+    if stripped[:1] in (b"{", b"["):
+        try:
+            doc = json.loads(data)
+        except ValueError:
+            pass  # JSON-looking YAML (flow style): let the YAML parser read it
+        else:
+            _objects_from_doc(doc, origin, origin, 1, src, out)
+            return
+    try:
+        docs = yamlfast.load_documents(data)
+    except yamlfast.YAMLError:
+        docs = _load_per_document(data, origin, out)
+    for i, (line, doc) in enumerate(docs):
+        where = f"{origin}:{line}" if line else f"{origin} (document {i + 1})"
+        _objects_from_doc(doc, where, origin, line, src, out)
+
+
+def _load_per_document(data: bytes, origin: str, out: LoadResult) -> list[tuple[int | None, Any]]:
+    """After a syntax error: parse each document alone, report the bad ones, keep the rest."""
+    docs: list[tuple[int | None, Any]] = []
+    for start, end, first in yamlfast.split_documents(data):
+        chunk = data[start:end]
+        try:
+            for line, doc in yamlfast.load_documents(chunk):
+                docs.append(((line + first - 1) if line else None, doc))
+        except yamlfast.YAMLError as e:
+            pos = yamlfast.error_position(e)
+            at = f"{origin}:{pos[0] + first - 1}:{pos[1]}" if pos else origin
+            out.errors.append(f"{at}: invalid YAML: {yamlfast.error_text(e)}")
+    return docs
+
+
+def _files_in(path: Path, recursive: bool) -> list[Path]:
+    it: Iterable[Path] = path.rglob("*") if recursive else path.iterdir()
+    return sorted(p for p in it if p.is_file() and p.suffix.lower() in EXTENSIONS)
+
+
+def load_paths(paths: list[str], recursive: bool = False, out: LoadResult | None = None) -> LoadResult:
+    """``-f`` arguments: files, directories (``-R`` to recurse) and ``-`` for stdin."""
+    out = out or LoadResult()
+    gc_was = gc.isenabled()
+    gc.disable()  # parsing builds millions of acyclic objects; the cyclic GC only costs time here
+    try:
+        for arg in paths:
+            if arg == "-":
+                load_bytes(sys.stdin.buffer.read(), "stdin", out)
+                continue
+            p = Path(arg)
+            if p.is_dir():
+                files = _files_in(p, recursive)
+                if not files:
+                    out.errors.append(
+                        f"{arg}: directory has no .yaml, .yml or .json files"
+                        + ("" if recursive else " (use -R to look in subdirectories)")
+                    )
+                for f in files:
+                    _load_file(f, out)
+            elif p.exists():
+                _load_file(p, out)
+            else:
+                out.errors.append(f"{arg}: no such file or directory")
+    finally:
+        if gc_was:
+            gc.enable()
+    return out
+
+
+def _load_file(path: Path, out: LoadResult) -> None:
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        out.errors.append(f"{path}: cannot read: {e.strerror or e}")
+        return
+    load_bytes(data, str(path), out)
+
+
+def load_kustomize(directory: str, out: LoadResult | None = None, kubectl: str = "kubectl") -> LoadResult:
+    """``-k DIR``: render with ``kubectl kustomize`` (the user's own kubectl), then parse."""
+    out = out or LoadResult()
+    if not os.path.isdir(directory):
+        out.errors.append(f"{directory}: -k needs a directory with a kustomization file")
+        return out
+    try:
+        proc = subprocess.run([kubectl, "kustomize", directory], capture_output=True, timeout=300)
+    except FileNotFoundError:
+        out.errors.append(f"{directory}: cannot render with kustomize: {kubectl!r} not found on PATH")
+        return out
+    except subprocess.TimeoutExpired:
+        out.errors.append(f"{directory}: kubectl kustomize did not finish within 300 s")
+        return out
+    if proc.returncode != 0:
+        msg = proc.stderr.decode(errors="replace").strip().splitlines()
+        first = msg[0] if msg else f"exit status {proc.returncode}"
+        out.errors.append(f"{directory}: kubectl kustomize failed: {first.removeprefix('error: ')}")
+        return out
+    load_bytes(proc.stdout, f"{directory.rstrip('/')}/ (kustomize)", out)
+    return out
