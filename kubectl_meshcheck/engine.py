@@ -189,15 +189,16 @@ class Engine:
         if fix.applicability is Applicability.DISPLAY_ONLY or not fix.ops:
             return None, ""
         obj = _obj(subject)
-        target = obj if fix.target.key == obj.ref.key else self.index.get(*fix.target.key)
-        if target is None:
-            return False, f"{fix.target.display()} is not in the input, so the fix could not be applied offline"
-        try:
-            new_target = patched(target, fix)
-        except FixDoesNotApply as e:
-            return False, f"the patch does not apply: {e}"
-        repl = {target.ref.key: new_target}
-        new_obj = new_target if target is obj else obj
+        repl = {}
+        for part in fix.parts():
+            target = obj if part.target == obj.ref else self.index.by_ref(part.target)
+            if target is None:
+                return False, f"{part.target.display()} is not in the input, so the fix could not be applied offline"
+            try:
+                repl[target.ref] = patched(repl.get(target.ref, target), part)
+            except FixDoesNotApply as e:
+                return False, f"the patch for {part.target.display()} does not apply: {e}"
+        new_obj = repl.get(obj.ref, obj)
         new_subject: K8sObject | Workload = (
             Workload(new_obj, subject.template_path) if isinstance(subject, Workload) else new_obj
         )

@@ -59,6 +59,8 @@ def fix_to_json(fix: Fix, verified: bool | None, withheld: str | None, note: str
     }
     if fix.applicability is not Applicability.DISPLAY_ONLY and fix.ops:
         out["kubectl"] = kubectl_patch_command(fix)
+    if fix.also:
+        out["also"] = [fix_to_json(part, verified, None) for part in fix.also]
     if withheld:
         out["withheld"] = withheld
     if note:

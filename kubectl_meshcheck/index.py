@@ -47,6 +47,31 @@ def _controlled(obj: K8sObject) -> bool:
     return False
 
 
+def _file_of(ref: ObjectRef) -> str:
+    return ref.origin.rsplit(":", 1)[0]
+
+
+def _prefer_same_file(svc: K8sObject, matched: list[Workload]) -> list[Workload]:
+    """When the input renders one workload several times (install.yaml and ha/install.yaml), pair a
+    Service with the copy from its own file, so alternatives are not mixed into false conflicts."""
+    by_key: dict[tuple, Workload] = {}
+    for w in matched:
+        seen = by_key.get(w.ref.key)
+        if seen is None or (_file_of(w.ref) == _file_of(svc.ref) and _file_of(seen.ref) != _file_of(svc.ref)):
+            by_key[w.ref.key] = w
+    return list(by_key.values())
+
+
+def _dedupe_services(wl: ObjectRef, services: list[K8sObject]) -> list[K8sObject]:
+    """One Service per identity when the input renders it several times: the workload's own file's."""
+    seen: dict[tuple, K8sObject] = {}
+    for svc in services:
+        other = seen.get(svc.ref.key)
+        if other is None or (_file_of(svc.ref) == _file_of(wl) and _file_of(other.ref) != _file_of(wl)):
+            seen[svc.ref.key] = svc
+    return list(seen.values())
+
+
 class Index:
     def __init__(
         self,
@@ -56,9 +81,11 @@ class Index:
     ) -> None:
         self.by_kind: dict[str, list[K8sObject]] = defaultdict(list)
         self._by_key: dict[tuple[str, str, str], K8sObject] = {}
+        self._by_ref: dict[ObjectRef, K8sObject] = {}
         for obj in objects:
             self.by_kind[obj.kind].append(obj)
-            self._by_key[obj.ref.key] = obj
+            self._by_key.setdefault(obj.ref.key, obj)
+            self._by_ref[obj.ref] = obj
         self.assume_mode = assume_mode
         self.problems: list[str] = []
         self.mesh_config = mesh_config or self._find_mesh_config()
@@ -73,7 +100,7 @@ class Index:
                 if isinstance(obj.get(path), dict):
                     self.workloads.append(Workload(obj, path))
         self._svc_to_wl: dict[tuple, list[Workload]] | None = None
-        self._wl_to_svc: dict[tuple, list[K8sObject]] | None = None
+        self._wl_to_svc: dict[ObjectRef, list[K8sObject]] | None = None
         self.assumed_namespaces: set[str] = set()
 
     def _find_mesh_config(self) -> MeshConfig:
@@ -92,7 +119,12 @@ class Index:
         return self.by_kind.get(kind, [])
 
     def get(self, kind: str, namespace: str | None, name: str) -> K8sObject | None:
+        """The object with this identity (the first one read, if the input holds several)."""
         return self._by_key.get((kind, namespace or "", name))
+
+    def by_ref(self, ref: ObjectRef) -> K8sObject | None:
+        """The exact object a ref names (identity and origin), else the first with its identity."""
+        return self._by_ref.get(ref) or self._by_key.get(ref.key)
 
     def kinds(self) -> set[str]:
         return set(self.by_kind)
@@ -102,14 +134,17 @@ class Index:
         for wl in self.workloads:
             by_ns[wl.namespace or ""].append(wl)
         svc_to_wl: dict[tuple, list[Workload]] = {}
-        wl_to_svc: dict[tuple, list[K8sObject]] = defaultdict(list)
+        wl_to_svc: dict[ObjectRef, list[K8sObject]] = defaultdict(list)
         for svc in self.by_kind.get("Service", []):
             selector = (svc.data.get("spec") or {}).get("selector")
-            matched = [w for w in by_ns.get(svc.namespace or "", []) if selector_matches(selector, w.pod_labels)]
+            matched = _prefer_same_file(
+                svc, [w for w in by_ns.get(svc.namespace or "", []) if selector_matches(selector, w.pod_labels)]
+            )
             svc_to_wl[svc.ref.key] = matched
             for w in matched:
-                wl_to_svc[w.ref.key].append(svc)
-        self._svc_to_wl, self._wl_to_svc = svc_to_wl, dict(wl_to_svc)
+                wl_to_svc[w.ref].append(svc)
+        self._svc_to_wl = svc_to_wl
+        self._wl_to_svc = {ref: _dedupe_services(ref, v) for ref, v in wl_to_svc.items()}
 
     def workloads_for(self, service: K8sObject) -> list[Workload]:
         if self._svc_to_wl is None:
@@ -119,7 +154,7 @@ class Index:
     def services_for(self, workload: Workload) -> list[K8sObject]:
         if self._wl_to_svc is None:
             self._build_selection()
-        return self._wl_to_svc.get(workload.ref.key, [])  # type: ignore[union-attr]
+        return self._wl_to_svc.get(workload.ref, [])  # type: ignore[union-attr]
 
     # -- mesh view ---------------------------------------------------------------------------
 
@@ -149,7 +184,7 @@ class Context:
         kinds: frozenset[str],
         params: Mapping[str, Any] | None = None,
         rule_code: str = "",
-        replacements: Mapping[tuple, K8sObject] | None = None,
+        replacements: Mapping[ObjectRef, K8sObject] | None = None,
     ) -> None:
         self._index = index
         self._kinds = kinds | ALWAYS_READ
@@ -166,7 +201,7 @@ class Context:
         self.looked_up.add(kind)
 
     def _swap(self, obj: K8sObject) -> K8sObject:
-        return self._repl.get(obj.ref.key, obj) if self._repl else obj
+        return self._repl.get(obj.ref, obj) if self._repl else obj
 
     def _swap_wl(self, wl: Workload) -> Workload:
         new = self._swap(wl.obj)

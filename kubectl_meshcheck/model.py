@@ -265,7 +265,9 @@ class Fix:
 
     ``ops`` start with ``test`` operations, so a patch generated against one state refuses to apply
     to another. ``caveats`` say what the change may break (e.g. "ServiceMonitor monitoring/app
-    selects this port by name").
+    selects this port by name"). A fix that must change several objects at once (two Services
+    behind one container port) carries the other changes in ``also``; they are applied, verified
+    and printed together.
     """
 
     title: str
@@ -273,6 +275,11 @@ class Fix:
     target: ObjectRef
     ops: tuple[PatchOp, ...] = ()
     caveats: tuple[str, ...] = ()
+    also: tuple["Fix", ...] = ()  # changes to other objects that belong to the same fix
+
+    def parts(self) -> tuple["Fix", ...]:
+        """This fix and the changes on other objects it needs, each with one target."""
+        return (self, *self.also)
 
     def patch(self) -> list[dict[str, Any]]:
         return [op.to_json() for op in self.ops]

@@ -352,8 +352,8 @@ def target_port_protocol_conflict(wl, ctx):
 def _conflict_fixes(entries) -> tuple[Fix, ...]:
     by_svc: dict = {}
     for svc, i, port, verdict in entries:
-        by_svc.setdefault(svc.ref.key, (svc, []))[1].append((i, port, verdict))
-    fixes = []
+        by_svc.setdefault(svc.ref, (svc, []))[1].append((i, port, verdict))
+    parts, labels = [], []
     for svc, ports in by_svc.values():
         todo = [(i, p) for i, p, v in ports if _GROUP[v.protocol] != "TCP"]
         if not todo:
@@ -361,13 +361,14 @@ def _conflict_fixes(entries) -> tuple[Fix, ...]:
         ops: list[PatchOp] = []
         for i, port in todo:
             ops += list(_set_app_protocol(svc, i, port, "tcp", "", Applicability.UNSAFE).ops)
-        names = ", ".join(_port_label(p) for _, p in todo)
-        others = [s.name for s, _ in by_svc.values() if s is not svc]
-        caveats = ["these ports lose HTTP routing, retries and HTTP metrics; TLS passes through untouched"]
-        if len([1 for s, ps in by_svc.values() if any(_GROUP[v.protocol] != "TCP" for _, _, v in ps)]) > 1:
-            caveats.append(f"apply together with the same change on {', '.join(others)}")
-        fixes.append(Fix(f"Declare port(s) {names} of Service {svc.name} opaque TCP (appProtocol: tcp)",
-                         Applicability.UNSAFE, svc.ref, tuple(ops), tuple(caveats)))
+        labels += [f"{svc.name} {_port_label(p)}" for _, p in todo]
+        parts.append(Fix("", Applicability.UNSAFE, svc.ref, tuple(ops)))
+    fixes = []
+    if parts:
+        fixes.append(Fix(f"Declare port(s) {', '.join(labels)} opaque TCP (appProtocol: tcp)", Applicability.UNSAFE,
+                         parts[0].target, parts[0].ops,
+                         ("these ports lose HTTP routing, retries and HTTP metrics; TLS passes through untouched",),
+                         tuple(parts[1:])))
     if len(by_svc) == 1:
         svc, ports = next(iter(by_svc.values()))
         keep = next((p for p in ports if p[2].protocol in HTTP_FAMILY), ports[0])

@@ -34,8 +34,10 @@ def render_patches(findings: list[Finding], unsafe: bool) -> str:
         out += [f"#   caveat: {c}" for c in fix.caveats]
         if f.owner:
             out.append(f"#   managed by {f.owner.kind} {f.owner.name}: {f.owner.hint}")
-        out.append(f"#   json patch: {json.dumps(fix.patch(), default=str)}")
-        out += [kubectl_patch_command(fix), ""]
+        for part in fix.parts():
+            out.append(f"#   {part.target.display()}: {json.dumps(part.patch(), default=str)}")
+            out.append(kubectl_patch_command(part))
+        out.append("")
     if skipped:
         out.append(f"# {skipped} unsafe fix(es) left out; add --unsafe-fixes to include them")
     return "\n".join(out) + "\n"

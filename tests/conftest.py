@@ -1,0 +1,26 @@
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kubectl_meshcheck.plugins import build_plugin_manager
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+CORPUS = SHARED / "corpus"
+
+
+@pytest.fixture(scope="session")
+def host():
+    """The bundled plugins only (no entry points), built once for the session."""
+    return build_plugin_manager(autoload=False)
+
+
+def require_corpus():
+    if not CORPUS.is_dir():
+        pytest.skip(f"../shared/corpus not found at {CORPUS}: corpus tests need the shared folder beside the repo")
+    return CORPUS
+
+
+def require_kubectl():
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl is not on PATH")
