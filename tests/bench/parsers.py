@@ -23,10 +23,18 @@ pool workers for the multiprocessing rows), and correctness: each file's
 non-empty documents compared *strictly* (bool is not int, date is not str) with
 PyYAML ``CSafeLoader``; mismatches are listed with the JSON path and a reason.
 
-Then, in this process: how fast document start lines can be found (textual
-split vs. the root node's mark from CSafeLoader vs. ``yaml.compose`` of one
-document for per-field lines), and what each candidate reports for invalid
-YAML (is there a line and column?).
+The fast loader (``pyyaml/fast``), document splitting and field lines are the
+product's own: ``kubectl_meshcheck.sources.yamlfast``, imported from this
+checkout (the repository root goes on sys.path; in the scratch venv, which
+lacks the package's dependencies, only yamlfast and kubectl_meshcheck.model
+are imported).  Also runs with the dev venv's python.
+
+Then, in this process, for the product's line handling: how fast
+``yamlfast.split_documents`` is, whether its spans match the documents, which
+spans do not parse on their own (what happens after a syntax error elsewhere
+in the file), whether each document's field lines come from its own span (as
+findings get them), the cost of ``yamlfast.compose_lines`` per document, and
+what each candidate reports for invalid YAML (is there a line and column?).
 
 A candidate whose module is not importable is skipped with a note.
 """
@@ -47,64 +55,69 @@ import time
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_CORPUS = os.path.normpath(os.path.join(HERE, "..", "..", "..", "shared", "corpus", "real"))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))  # the repository: kubectl_meshcheck/ is here
+DEFAULT_CORPUS = os.path.normpath(os.path.join(ROOT, "..", "shared", "corpus", "real"))
 if not os.path.isdir(DEFAULT_CORPUS):
     DEFAULT_CORPUS = "/work/shared/corpus/real"
 
+
 # ---------------------------------------------------------------------------
-# Textual document splitting and start lines (no YAML parser involved).
+# The product's loader, document splitting and field lines
+# (kubectl_meshcheck/sources/yamlfast.py): measured here, never copied.
 # ---------------------------------------------------------------------------
 
-# A document marker is `---` or `...` at column 0 followed by a blank or end
-# of line.  YAML forbids such a line inside any scalar, so a match is always
-# a real marker (directives such as `%YAML` are not handled: unused in k8s).
-_MARK = re.compile(rb"^(?:---|\.\.\.)(?=[ \t\r\n]|\Z)", re.M)
 
+def _import_yamlfast():
+    """``kubectl_meshcheck.sources.yamlfast`` of this checkout.
 
-def split_documents(data: bytes) -> list[tuple[int, int, int | None]]:
-    """[(start, end, line)] for every document of a YAML stream, in order.
-
-    ``data[start:end]`` parses on its own as that one document; ``line`` is
-    the 1-based line of the document's first content (the line PyYAML's root
-    node ``start_mark`` points at), or None for an empty document.  Yields
-    the same documents as ``yaml.load_all`` (None ones included).
+    The scratch venv has PyYAML and the candidates but not the package or its
+    dependencies (pluggy, typer, ...): the repository root goes on sys.path and,
+    if the package's ``__init__`` cannot be imported there, the package is
+    registered without running it.  yamlfast itself needs only PyYAML and
+    kubectl_meshcheck.model (stdlib only).
     """
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = b"   " + data[3:]  # keep offsets; BOM is not content
-    out: list[tuple[int, int, int | None]] = []
-    marks = [m.start() for m in _MARK.finditer(data)]
-    bounds = [0] + marks + [len(data)]
-    line_at = 1  # line number of bounds[i]
-    prev = 0
-    for i in range(len(bounds) - 1):
-        start, end = bounds[i], bounds[i + 1]
-        if start == end:
-            continue
-        line_at += data.count(b"\n", prev, start)
-        prev = start
-        first = data[start:start + 3]
-        explicit = i > 0 and first == b"---"
-        # first content line
-        content_line = None
-        pos, ln = start, line_at
-        if i > 0:  # skip the marker itself, unless content follows it
-            nl = data.find(b"\n", start, end)
-            rest = data[start + 3:(nl if nl != -1 else end)].strip()
-            if first == b"---" and rest and not rest.startswith(b"#"):
-                content_line = ln
-            pos = (nl + 1) if nl != -1 else end
-            ln += 1
-        while content_line is None and pos < end:
-            nl = data.find(b"\n", pos, end)
-            stop = nl if nl != -1 else end
-            s = data[pos:stop].strip()
-            if s and not s.startswith(b"#") and not s.startswith(b"%"):
-                content_line = ln
-                break
-            pos, ln = stop + 1, ln + 1
-        if explicit or content_line is not None:
-            out.append((start, end, content_line))
-    return out
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    try:
+        from kubectl_meshcheck.sources import yamlfast
+        return yamlfast
+    except ImportError as e:
+        if isinstance(e, ModuleNotFoundError) and e.name in ("yaml", "kubectl_meshcheck"):
+            raise
+    import types
+    for name in [m for m in sys.modules if m == "kubectl_meshcheck" or m.startswith("kubectl_meshcheck.")]:
+        del sys.modules[name]  # half-imported leftovers of the failed attempt
+    pkg = types.ModuleType("kubectl_meshcheck")
+    pkg.__path__ = [os.path.join(ROOT, "kubectl_meshcheck")]
+    sys.modules["kubectl_meshcheck"] = pkg
+    from kubectl_meshcheck.sources import yamlfast
+    return yamlfast
+
+
+yamlfast = _import_yamlfast()
+
+
+def _is_document(chunk: bytes) -> bool:
+    """Does a ``yamlfast.split_documents`` span hold a document, as ``yaml.load_all`` counts them?
+
+    The product's spans also cover text that is no document: comments before
+    the first ``---``, or after a ``...`` end marker.  A span is a document if
+    it starts with ``---`` or has a line that is not blank, a comment, a
+    directive or the ``...`` marker.
+    """
+    chunk = chunk.removeprefix(b"\xef\xbb\xbf")
+    if chunk.startswith(b"---"):
+        return True
+    for ln in chunk.splitlines():
+        ln = ln.strip()
+        if ln and not ln.startswith((b"#", b"%")) and ln.rstrip(b"\r") != b"..." and not ln.startswith(b"... "):
+            return True
+    return False
+
+
+def _document_spans(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) of every document of a stream, from the product's split."""
+    return [(s, e) for s, e, _ in yamlfast.split_documents(data) if _is_document(data[s:e])]
 
 
 # ---------------------------------------------------------------------------
@@ -119,91 +132,10 @@ def _pyyaml():
     return yaml
 
 
-def make_fast_loader():
-    """CSafeLoader + memoised implicit resolution + a direct node->object walk.
-
-    Exactly PyYAML CSafeLoader semantics (falls back to the stock constructor
-    for merge keys, explicit tags and non-str scalars); returns the root
-    node's start line for free.
-    """
-    yaml = _pyyaml()
-    from yaml.nodes import MappingNode, ScalarNode
-
-    base_resolve = yaml.CSafeLoader.resolve
-    cache: dict = {}
-
-    class FastLoader(yaml.CSafeLoader):
-        def resolve(self, kind, value, implicit):
-            if kind is ScalarNode and implicit[0]:
-                tag = cache.get(value)
-                if tag is None:
-                    tag = base_resolve(self, kind, value, implicit)
-                    if len(cache) > 100_000:
-                        cache.clear()
-                    cache[value] = tag
-                return tag
-            return base_resolve(self, kind, value, implicit)
-
-    STR = "tag:yaml.org,2002:str"
-    MAP = "tag:yaml.org,2002:map"
-    SEQ = "tag:yaml.org,2002:seq"
-    MERGE = "tag:yaml.org,2002:merge"
-
-    # conv() is defined once: a closure made per document would form a
-    # function<->cell cycle that, with the GC off, keeps every loader (and its
-    # input) alive.  memo/construct are rebound per document by load().
-    memo: dict = {}
-    construct = None
-
-    def conv(n):
-        cls = n.__class__
-        if cls is ScalarNode:
-            return n.value if n.tag == STR else construct(n, deep=True)
-        r = memo.get(id(n))  # aliases: share one object, as PyYAML does
-        if r is not None:
-            return r
-        if cls is MappingNode:
-            if n.tag != MAP:
-                r = memo[id(n)] = construct(n, deep=True)
-                return r
-            m = memo[id(n)] = {}
-            for k, v in n.value:
-                if k.tag == MERGE:  # `<<`: let PyYAML flatten this mapping
-                    r = memo[id(n)] = construct(n, deep=True)
-                    return r
-                key = k.value if (k.__class__ is ScalarNode and k.tag == STR) else construct(k, deep=True)
-                m[key] = conv(v)
-            return m
-        if n.tag != SEQ:
-            r = memo[id(n)] = construct(n, deep=True)
-            return r
-        seq = memo[id(n)] = []
-        seq.extend([conv(x) for x in n.value])
-        return seq
-
-    def load(data) -> list[tuple[int | None, object]]:
-        """[(root start line, document)] for every document in data (not thread-safe)."""
-        nonlocal memo, construct
-        loader = FastLoader(data)
-        construct = loader.construct_object
-        out = []
-        try:
-            while loader.check_node():
-                node = loader.get_node()
-                memo = {}
-                if node is None:
-                    out.append((None, None))
-                else:
-                    out.append((node.start_mark.line + 1, conv(node)))
-                # the stock constructor caches per node until construct_document
-                loader.constructed_objects = {}
-                loader.recursive_objects = {}
-        finally:
-            loader.dispose()
-            memo, construct = {}, None
-        return out
-
-    return load
+def _fast_load():
+    """The product's loader: yamlfast.load_documents -> [(root start line, document)]."""
+    _pyyaml()  # yamlfast silently falls back to the pure-Python SafeLoader without libyaml
+    return yamlfast.load_documents
 
 
 def _pool_batches(paths: list[str], target: int = 256 * 1024):
@@ -215,7 +147,7 @@ def _pool_batches(paths: list[str], target: int = 256 * 1024):
         if len(data) <= target:
             batches.append((fi, data))
             continue
-        docs = split_documents(data)
+        docs = yamlfast.split_documents(data)
         cur_start = 0
         for start, end, _ in docs:
             if end - cur_start >= target:
@@ -276,7 +208,7 @@ def c_pyyaml_split():
 
     def load(p):
         data = _read(p)
-        return [yaml.load(data[s:e], Loader=yaml.CSafeLoader) for s, e, _ in split_documents(data)]
+        return [yaml.load(data[s:e], Loader=yaml.CSafeLoader) for s, e in _document_spans(data)]
     return lambda paths: [load(p) for p in paths]
 
 
@@ -293,7 +225,7 @@ def c_pyyaml_nots():
 
 
 def c_pyyaml_fast():
-    load = make_fast_loader()
+    load = _fast_load()
     return lambda paths: [[d for _, d in load(_read(p))] for p in paths]
 
 
@@ -306,7 +238,7 @@ def c_pyyaml_mp2():
 
 
 def c_pyyaml_fast_mp2():
-    load = make_fast_loader()
+    load = _fast_load()
     return lambda paths: _pool_load_ordered(paths, load)
 
 
@@ -409,7 +341,7 @@ def c_yaml_rs():
         v = yaml_rs.loads(data.decode("utf-8"), duplicate_key_policy=policy)
         # loads() returns the document itself for a one-document stream and a
         # list of documents otherwise: count documents to tell which.
-        n = len(split_documents(data))
+        n = len(_document_spans(data))
         if n == 0:
             return []
         return [v] if n == 1 else v
@@ -438,9 +370,9 @@ CANDIDATES = {
     # name: (factory, gc disabled while loading, note)
     "pyyaml": (c_pyyaml, False, "yaml.load_all(CSafeLoader), GC on (naive baseline)"),
     "pyyaml/nogc": (c_pyyaml, True, "same, GC disabled while loading"),
-    "pyyaml/split": (c_pyyaml_split, True, "textual ^--- split, yaml.load(CSafeLoader) per document"),
+    "pyyaml/split": (c_pyyaml_split, True, "yamlfast.split_documents, yaml.load(CSafeLoader) per document"),
     "pyyaml/no-ts": (c_pyyaml_nots, True, "CSafeLoader without the timestamp resolver"),
-    "pyyaml/fast": (c_pyyaml_fast, True, "CSafeLoader + cached resolve + direct node walk"),
+    "pyyaml/fast": (c_pyyaml_fast, True, "yamlfast.load_documents (CSafeLoader + cached resolve + node walk)"),
     "pyyaml/mp2": (c_pyyaml_mp2, True, "CSafeLoader in a 2-process fork pool, ~256 KB batches"),
     "pyyaml/fast-mp2": (c_pyyaml_fast_mp2, True, "pyyaml/fast in a 2-process fork pool"),
     "ryml/walk": (c_ryml_walk, True, "rapidyaml tree walked in Python, PyYAML scalar typing"),
@@ -621,60 +553,70 @@ def worker(name: str, listfile: str, repeat: int) -> dict:
 # ---------------------------------------------------------------------------
 
 
-def field_lines(node, ptr="", out=None):
-    """JSON Pointer -> 1-based line, from a composed PyYAML node tree."""
-    from yaml.nodes import MappingNode, SequenceNode
-    if out is None:
-        out = {}
-    out[ptr or ""] = node.start_mark.line + 1
-    if isinstance(node, MappingNode):
-        for k, v in node.value:
-            key = str(k.value).replace("~", "~0").replace("/", "~1")
-            field_lines(v, f"{ptr}/{key}", out)
-    elif isinstance(node, SequenceNode):
-        for i, v in enumerate(node.value):
-            field_lines(v, f"{ptr}/{i}", out)
-    return out
+def _product_span_lookup():
+    """manifests._Source(data)._compose(line): field lines of the document at ``line``, as
+    findings get them (None if that internal is not importable or has changed)."""
+    try:
+        from kubectl_meshcheck.sources.manifests import _Source
+    except ImportError:
+        return None
+    if not callable(getattr(_Source, "_compose", None)):
+        return None
+    return lambda data, line: _Source(data)._compose(line)
 
 
 def bench_lines(label: str, paths: list[str]) -> None:
+    """Document lines come from the root node (yamlfast.load_documents); yamlfast.split_documents
+    finds a document's text again when its field lines are needed (yamlfast.compose_lines)."""
     yaml = _pyyaml()
     datas = [_read(p) for p in paths]
     total = sum(len(d) for d in datas)
     best = 1e9
     for _ in range(5):
         t0 = time.perf_counter()
-        splits = [split_documents(d) for d in datas]
+        splits = [yamlfast.split_documents(d) for d in datas]
         best = min(best, time.perf_counter() - t0)
-    n_docs = sum(1 for s in splits for x in s if x[2] is not None)
-    # agreement with the root node's start_mark (PyYAML)
-    load = make_fast_loader()
-    disagree = []
-    count_mismatch = []
-    for p, d, s in zip(paths, datas, splits):
+    n_spans = sum(len(sp) for sp in splits)
+    lookup = _product_span_lookup()
+    count_mismatch, alone_fail, disagree = [], [], []
+    n_docs = 0
+    for p, d, sp in zip(paths, datas, splits):
         try:
-            docs = load(d)
+            docs = yamlfast.load_documents(d)
         except yaml.YAMLError:
             continue
-        if len(docs) != len(s):
-            count_mismatch.append(f"{p}: {len(docs)} docs vs {len(s)} chunks")
+        n_docs += len(docs)
+        n_doc_spans = sum(1 for s, e, _ in sp if _is_document(d[s:e]))
+        if len(docs) != n_doc_spans:
+            count_mismatch.append(f"{p}: {len(docs)} docs vs {n_doc_spans} document spans")
+        # what the product does after a syntax error elsewhere in the file: every span alone
+        for s, e, first in sp:
+            try:
+                yamlfast.load_documents(d[s:e])
+            except yaml.YAMLError as ex:
+                alone_fail.append(f"{p}:{first}: span {d[s:e][:20]!r} does not parse alone: "
+                                  f"{yamlfast.error_text(ex)}")
+        if lookup is None:
             continue
-        for (ln, doc), (_, _, tl) in zip(docs, s):
-            if doc is None:  # empty document: PyYAML marks its null node, text has no line
+        for ln, doc in docs:
+            if ln is None or doc is None:
                 continue
-            if ln != tl:
-                disagree.append(f"{p}: mark {ln} vs text {tl}")
-    # per-field lines for one document: compose + walk
-    chunks = [(d[s:e]) for d, sp in zip(datas, splits) for s, e, ln in sp if ln is not None][:2000]
+            lines = lookup(d, ln)
+            if lines.get("") != ln or (len(lines) == 1 and isinstance(doc, (dict, list)) and doc):
+                disagree.append(f"{p}:{ln}: field lines found for that document: {_short(lines, 50)}")
+    # per-field lines of one document: find its span, compose, walk
+    chunks = [(d[s:e], first) for d, sp in zip(datas, splits) for s, e, first in sp if _is_document(d[s:e])][:2000]
     t0 = time.perf_counter()
-    for c in chunks:
-        field_lines(yaml.compose(c, Loader=yaml.CSafeLoader))
+    for c, first in chunks:
+        yamlfast.compose_lines(c, offset=first - 1)
     per_doc = (time.perf_counter() - t0) / max(len(chunks), 1)
-    print(f"  {label}: textual split + start lines {best * 1000:.1f} ms for {total / 1e6:.1f} MB "
-          f"({total / 1e6 / best:.0f} MB/s), {n_docs} documents; "
-          f"vs root start_mark: {len(disagree)} disagree, {len(count_mismatch)} files with another doc count; "
-          f"compose+field map of one document: {per_doc * 1000:.2f} ms")
-    for x in (count_mismatch + disagree)[:5]:
+    check = (f"{len(disagree)} documents whose field lines come from the wrong span"
+             if lookup else "span lookup not checked (manifests._Source not importable)")
+    print(f"  {label}: yamlfast.split_documents {best * 1000:.1f} ms for {total / 1e6:.1f} MB "
+          f"({total / 1e6 / best:.0f} MB/s), {n_spans} spans, {n_docs} documents; "
+          f"{len(count_mismatch)} files where spans != documents; {len(alone_fail)} spans that fail alone; "
+          f"{check}; compose_lines of one document: {per_doc * 1000:.2f} ms")
+    for x in (count_mismatch + alone_fail + disagree)[:6]:
         print(f"    ! {x}")
 
 
