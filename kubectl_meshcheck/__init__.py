@@ -20,7 +20,7 @@ A plugin in four lines::
 
 from .hookspecs import hookimpl
 from .index import Context
-from .mesh.apps import Hint, hints as app_hints, image_base, resolve_target_port
+from .mesh.apps import Hint, effective_target_port, hints as app_hints, image_base, resolve_target_port
 from .mesh.injection import ModeDecision
 from .mesh.protocol import (
     RESERVED_PORTS,
@@ -61,6 +61,6 @@ __all__ = [
     "Applicability", "Context", "Diagnostic", "Finding", "Fix", "FixAvailability", "Handling", "Hint",
     "K8sObject", "MeshMode", "ModeDecision", "ObjectRef", "Owner", "PatchOp", "PortProtocol", "Protocol",
     "RESERVED_PORTS", "Reason", "Rule", "Severity", "Status", "Topic", "WELL_KNOWN_TCP_PORTS", "Workload",
-    "app_hints", "canonical_name", "escape_pointer", "hookimpl", "image_base", "is_valid_port_name",
+    "app_hints", "canonical_name", "effective_target_port", "escape_pointer", "hookimpl", "image_base", "is_valid_port_name",
     "parse_protocol", "pointer_get", "resolve_target_port", "rule", "service_port_protocol", "__version__",
 ]

@@ -45,27 +45,27 @@ def _warn(msg: str) -> None:
 
 P = inspect.Parameter
 _ANALYSIS_OPTIONS: list[tuple[str, Any, Any, Any]] = [
-    ("filename", Optional[List[str]], None, typer.Option("-f", "--filename", help="File, directory or - (stdin) to analyse; repeatable.")),
+    ("filename", Optional[List[str]], None, typer.Option("-f", "--filename", metavar="FILE|DIR|-", help="File, directory or - (stdin) to analyse; repeatable.")),
     ("recursive", bool, False, typer.Option("-R", "--recursive", help="Process directories given with -f recursively.")),
-    ("kustomize", Optional[str], None, typer.Option("-k", "--kustomize", help="Render a kustomization directory with 'kubectl kustomize' and analyse it.")),
-    ("namespace", Optional[str], None, typer.Option("-n", "--namespace", help="Only this namespace.")),
+    ("kustomize", Optional[str], None, typer.Option("-k", "--kustomize", metavar="DIR", help="Render a kustomization directory with 'kubectl kustomize' and analyse it.")),
+    ("namespace", Optional[str], None, typer.Option("-n", "--namespace", metavar="NS", help="Only this namespace.")),
     ("all_namespaces", bool, False, typer.Option("-A", "--all-namespaces", help="All namespaces (live cluster).")),
-    ("context", Optional[str], None, typer.Option("--context", help="kubeconfig context (live cluster).")),
-    ("kubeconfig", Optional[str], None, typer.Option("--kubeconfig", help="Path to the kubeconfig file.")),
-    ("selector", Optional[str], None, typer.Option("-l", "--selector", help="Label selector for workloads and Services (live cluster).")),
-    ("request_timeout", Optional[str], None, typer.Option("--request-timeout", help="Per-request timeout (live cluster), e.g. 10s.")),
-    ("output", str, "table", typer.Option("-o", "--output", help="table, wide, json, yaml or patch.")),
-    ("select", Optional[List[str]], None, typer.Option("--select", help="Only rules whose code starts with this (e.g. MC1, MC103); repeatable or comma-separated.")),
-    ("ignore", Optional[List[str]], None, typer.Option("--ignore", help="Skip rules whose code starts with this; repeatable or comma-separated.")),
-    ("fail_on", str, "error", typer.Option("--fail-on", help="Lowest severity that makes the exit code 1: info, warning, error.")),
-    ("min_severity", str, "info", typer.Option("--min-severity", help="Lowest severity printed.")),
-    ("mesh_mode", str, "sidecar", typer.Option("--mesh-mode", help="Mode assumed for namespaces the input does not describe: sidecar, ambient or none.")),
+    ("context", Optional[str], None, typer.Option("--context", metavar="NAME", help="kubeconfig context (live cluster).")),
+    ("kubeconfig", Optional[str], None, typer.Option("--kubeconfig", metavar="FILE", help="Path to the kubeconfig file.")),
+    ("selector", Optional[str], None, typer.Option("-l", "--selector", metavar="SELECTOR", help="Label selector for workloads and Services (live cluster).")),
+    ("request_timeout", Optional[str], None, typer.Option("--request-timeout", metavar="DURATION", help="Per-request timeout (live cluster), e.g. 10s.")),
+    ("output", str, "table", typer.Option("-o", "--output", metavar="FORMAT", help="table, wide, json, yaml or patch.")),
+    ("select", Optional[List[str]], None, typer.Option("--select", metavar="CODE", help="Only rules whose code starts with this (e.g. MC1, MC103); repeatable or comma-separated.")),
+    ("ignore", Optional[List[str]], None, typer.Option("--ignore", metavar="CODE", help="Skip rules whose code starts with this; repeatable or comma-separated.")),
+    ("fail_on", str, "error", typer.Option("--fail-on", metavar="SEVERITY", help="Lowest severity that makes the exit code 1: info, warning, error.")),
+    ("min_severity", str, "info", typer.Option("--min-severity", metavar="SEVERITY", help="Lowest severity printed.")),
+    ("mesh_mode", Optional[str], None, typer.Option("--mesh-mode", metavar="MODE", help="sidecar, ambient or none: treat every namespace as if labelled so (what if we meshed this?). Without it, namespaces the input does not describe are assumed sidecar.")),
     ("show_suppressed", bool, False, typer.Option("--show-suppressed", help="Also list suppressed findings, with their reasons.")),
     ("unsafe_fixes", bool, False, typer.Option("--unsafe-fixes", help="Include unsafe fixes in -o patch.")),
     ("preview", bool, False, typer.Option("--preview", help="Also run preview rules.")),
     ("no_annotation_suppressions", bool, False, typer.Option("--no-annotation-suppressions", help="Ignore meshcheck.io/ignore-* annotations (config suppressions still apply).")),
-    ("config", Optional[str], None, typer.Option("--config", help="Config file (also $MESHCHECK_CONFIG).")),
-    ("disable_plugin", Optional[List[str]], None, typer.Option("--disable-plugin", help="Do not load this plugin; repeatable.")),
+    ("config", Optional[str], None, typer.Option("--config", metavar="FILE", help="Config file (also $MESHCHECK_CONFIG).")),
+    ("disable_plugin", Optional[List[str]], None, typer.Option("--disable-plugin", metavar="NAME", help="Do not load this plugin; repeatable.")),
     ("no_plugin_autoload", bool, False, typer.Option("--no-plugin-autoload", help="Do not load plugins from the 'meshcheck' entry-point group (also $MESHCHECK_DISABLE_PLUGIN_AUTOLOAD).")),
     ("debug", bool, False, typer.Option("--debug", help="Show tracebacks for internal errors.")),
 ]
@@ -88,7 +88,7 @@ class Options:
     ignore: list[str] | None = None
     fail_on: str = "error"
     min_severity: str = "info"
-    mesh_mode: str = "sidecar"
+    mesh_mode: str | None = None
     show_suppressed: bool = False
     unsafe_fixes: bool = False
     preview: bool = False
@@ -224,7 +224,7 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
     fail_on = _severity(opts.fail_on, "--fail-on")
     min_sev = _severity(opts.min_severity, "--min-severity")
     try:
-        assume = MeshMode(opts.mesh_mode)
+        force = MeshMode(opts.mesh_mode) if opts.mesh_mode else None
     except ValueError:
         raise CliError(f"--mesh-mode: unknown mode {opts.mesh_mode!r} (use sidecar, ambient or none)", EXIT_INPUT) from None
     config, host = _host(opts)
@@ -253,7 +253,7 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
     if opts.namespace and not opts.all_namespaces:
         objects = [o for o in objects if o.namespace in (opts.namespace, None)]
 
-    index = Index(objects, assume_mode=assume)
+    index = Index(objects, force_mode=force)
     for problem in index.problems:
         _warn(problem)
     engine = Engine(index, host.pm, config, use_annotations=not opts.no_annotation_suppressions)
@@ -275,7 +275,9 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
         "objects": len(objects),
         "workloads": len(index.workloads),
         "files": loaded.files,
-        "assumedMeshMode": {"mode": assume.value, "namespaces": assumed} if assumed else None,
+        "assumedMeshMode": {"mode": index.assume_mode.value, "namespaces": assumed} if assumed else None,
+        "forcedMeshMode": force.value if force else None,
+        "namespacesNotInMesh": sorted(index.unmeshed_namespaces),
         "failOn": str(fail_on),
         "exitCode": code,
     }
@@ -305,7 +307,10 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
         typer.echo(line)
         if assumed:
             typer.echo(f"note: namespace(s) {', '.join(a or '(none)' for a in assumed)} are not described by the "
-                       f"input; assumed {assume.value} mode (override with --mesh-mode).")
+                       f"input; assumed {index.assume_mode.value} mode (set one with --mesh-mode).")
+        if index.unmeshed_namespaces:
+            typer.echo(f"note: namespace(s) {', '.join(sorted(index.unmeshed_namespaces))} are not in the mesh; "
+                       "sidecar findings are skipped there (--mesh-mode sidecar checks them as if meshed).")
     return code
 
 

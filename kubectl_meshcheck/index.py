@@ -78,7 +78,11 @@ class Index:
         objects: Iterable[K8sObject],
         assume_mode: MeshMode = MeshMode.SIDECAR,
         mesh_config: MeshConfig | None = None,
+        force_mode: MeshMode | None = None,
     ) -> None:
+        """``assume_mode`` applies to namespaces the input does not describe; ``force_mode`` (an
+        explicit ``--mesh-mode``) to every namespace, as if labelled so: "what if we meshed this?".
+        Pod-level labels and Istio's never-inject rules still apply."""
         self.by_kind: dict[str, list[K8sObject]] = defaultdict(list)
         self._by_key: dict[tuple[str, str, str], K8sObject] = {}
         self._by_ref: dict[ObjectRef, K8sObject] = {}
@@ -86,7 +90,8 @@ class Index:
             self.by_kind[obj.kind].append(obj)
             self._by_key.setdefault(obj.ref.key, obj)
             self._by_ref[obj.ref] = obj
-        self.assume_mode = assume_mode
+        self.assume_mode = force_mode or assume_mode
+        self.force_mode = force_mode
         self.problems: list[str] = []
         self.mesh_config = mesh_config or self._find_mesh_config()
         self.namespace_labels: dict[str, dict] = {
@@ -102,6 +107,7 @@ class Index:
         self._svc_to_wl: dict[tuple, list[Workload]] | None = None
         self._wl_to_svc: dict[ObjectRef, list[K8sObject]] | None = None
         self.assumed_namespaces: set[str] = set()
+        self.unmeshed_namespaces: set[str] = set()
 
     def _find_mesh_config(self) -> MeshConfig:
         for cm in self.by_kind.get("ConfigMap", []):
@@ -161,13 +167,17 @@ class Index:
     def mode_of(self, obj: K8sObject | Workload) -> injection.ModeDecision:
         """Data-plane mode of a workload's pods, or of a namespace's pods for any other object."""
         ns = obj.namespace
-        ns_labels = self.namespace_labels.get(ns) if ns is not None else None
+        ns_labels = self.namespace_labels.get(ns) if ns is not None and not self.force_mode else None
         if isinstance(obj, Workload):
             d = injection.dataplane_mode(ns, ns_labels, obj.pod_meta, obj.pod_spec, self.assume_mode)
         else:
             d = injection.namespace_mode(ns, ns_labels, self.assume_mode)
+        if d.assumed and self.force_mode:
+            return injection.ModeDecision(d.mode, f"--mesh-mode {d.mode.value}")
         if d.assumed:
             self.assumed_namespaces.add(ns or "")
+        elif d.mode is MeshMode.NONE and ns in self.namespace_labels:
+            self.unmeshed_namespaces.add(ns)
         return d
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .engine import RunResult
-from .mesh.apps import resolve_target_port
+from .mesh.apps import effective_target_port, resolve_target_port
 from .mesh.protocol import service_port_protocol
 from .model import Finding, Topic
 
@@ -63,7 +63,7 @@ def ports_rows(result: RunResult) -> list[dict[str, Any]]:
                 "port": port.get("port"),
                 "name": port.get("name") or "",
                 "appProtocol": port.get("appProtocol") or "",
-                "targetPort": port.get("targetPort", port.get("port")),
+                "targetPort": effective_target_port(port),
                 "protocol": verdict.protocol.value,
                 "why": verdict.reason.value,
                 "source": verdict.source,

@@ -24,6 +24,7 @@ from kubectl_meshcheck import (
     Topic,
     app_hints,
     canonical_name,
+    effective_target_port,
     hookimpl,
     image_base,
     resolve_target_port,
@@ -84,7 +85,7 @@ def _backends(svc, port: dict, ctx) -> list[tuple[object, dict | None, dict | No
 def _hints(svc, port: dict, ctx) -> list[Hint]:
     backends = _backends(svc, port, ctx)
     if not backends:
-        target = port.get("targetPort", port.get("port"))
+        target = effective_target_port(port)
         return app_hints(port, None, None, target if isinstance(target, int) else None)
     out: list[Hint] = []
     for _, container, cport, number in backends:
@@ -188,7 +189,7 @@ def _server_first(hints: list[Hint]) -> Hint | None:
 
 def _port_args(port: dict, verdict) -> dict:
     return {"port": port.get("port"), "name": port.get("name"), "appProtocol": port.get("appProtocol"),
-            "targetPort": port.get("targetPort", port.get("port")), **verdict.to_json()}
+            "targetPort": effective_target_port(port), **verdict.to_json()}
 
 
 # -- rules -------------------------------------------------------------------------------------

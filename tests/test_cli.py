@@ -181,7 +181,9 @@ def test_mesh_mode_assumption_is_said_and_can_be_overridden():
     assert "assumed sidecar mode" in p.stdout
     assert codes(run("-f", "-", "-o", "json", "--mesh-mode", "ambient", stdin=SVC_WEB)) == []
     ns = "apiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n---\n"
-    assert codes(run("-f", "-", "-o", "json", stdin=ns + SVC_WEB)) == []  # namespace known, not meshed
+    p = run("-f", "-", stdin=ns + SVC_WEB)
+    assert "MC101" not in p.stdout and "app are not in the mesh" in p.stdout  # namespace known, not meshed
+    assert codes(run("-f", "-", "-o", "json", "--mesh-mode", "sidecar", stdin=ns + SVC_WEB)) == ["MC101"]
     ns_on = "apiVersion: v1\nkind: Namespace\nmetadata: {name: app, labels: {istio-injection: enabled}}\n---\n"
     p = run("-f", "-", "-o", "json", stdin=ns_on + SVC_WEB)
     assert codes(p) == ["MC101"] and js(p)["summary"]["assumedMeshMode"] is None

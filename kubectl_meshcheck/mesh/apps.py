@@ -69,13 +69,20 @@ def _tokens(name: str | None) -> list[str]:
     return [t for t in re.split(r"[-_.]", (name or "").lower()) if t]
 
 
+def effective_target_port(port: dict):
+    """``targetPort`` as the API server stores it: missing, 0 or "" become ``port``."""
+    target = port.get("targetPort")
+    return port.get("port") if target in (None, 0, "", "0") else target
+
+
 def resolve_target_port(port: dict, containers: list[dict]) -> tuple[int | None, dict | None, dict | None]:
     """(container port number, container, container port entry) a Service port reaches.
 
-    ``targetPort`` may be a number, a name of a container port, or absent (= ``port``).
-    A named targetPort that no container declares resolves to nothing (kube-proxy drops it).
+    ``targetPort`` may be a number, a name of a container port, or absent, ``0`` or ``""``, which the
+    API server defaults to ``port``. A named targetPort that no container declares resolves to
+    nothing (kube-proxy drops it).
     """
-    target = port.get("targetPort", port.get("port"))
+    target = effective_target_port(port)
     if isinstance(target, str) and not target.isdigit():
         for c in containers:
             for cp in c.get("ports") or []:
