@@ -12,6 +12,7 @@ from typing import Iterator
 
 from kubectl_meshcheck import (
     RESERVED_PORTS,
+    SYSTEM_NAMESPACES,
     Applicability,
     Diagnostic,
     Fix,
@@ -32,11 +33,12 @@ from kubectl_meshcheck import (
     service_port_protocol,
 )
 
-HTTP_FAMILY = {Protocol.HTTP, Protocol.HTTP2, Protocol.GRPC, Protocol.GRPC_WEB}
+HTTP_FAMILY = {Protocol.HTTP, Protocol.HTTP2, Protocol.GRPC, Protocol.GRPC_WEB, Protocol.HTTP_PROXY}
 TCP_FAMILY = {Protocol.TCP, Protocol.MYSQL, Protocol.REDIS, Protocol.MONGO}
 #: protocols that the sidecar handles identically (same chain, same upstream protocol)
 _GROUP = {
     Protocol.HTTP: "HTTP/1.1",
+    Protocol.HTTP_PROXY: "HTTP/1.1",
     Protocol.HTTP2: "HTTP/2",
     Protocol.GRPC: "HTTP/2",
     Protocol.GRPC_WEB: "HTTP/2",
@@ -100,8 +102,11 @@ def _best(hints: list[Hint], want: set[Protocol] | None = None) -> Hint | None:
 
 
 def _keyword(h: Hint, port: dict) -> str:
+    """What to declare: opaque ``tcp`` for databases (Istio's MySQL/Redis filters are experimental)."""
     if h.protocol in (Protocol.TLS, Protocol.HTTPS):
         return "https" if port.get("port") in _TLS_NUMBERS else "tls"
+    if h.protocol in TCP_FAMILY:
+        return "tcp"
     return canonical_name(h.protocol)
 
 
@@ -325,7 +330,7 @@ def target_port_protocol_conflict(wl, ctx):
             key = number if number is not None else f"name:{port.get('targetPort')}"
             by_target.setdefault(key, []).append((svc, i, port, verdict))
     for key, entries in sorted(by_target.items(), key=lambda kv: str(kv[0])):
-        groups = {_GROUP[v.protocol] for _, _, _, v in entries}
+        groups = {_GROUP.get(v.protocol, v.protocol.value) for _, _, _, v in entries}
         if len(groups) < 2:
             continue
         path = wl.spec_path
@@ -333,7 +338,7 @@ def target_port_protocol_conflict(wl, ctx):
             for j, cp in enumerate(c.get("ports") or []):
                 if isinstance(cp, dict) and cp.get("containerPort") == key:
                     path = f"{cpath}/ports/{j}"
-        numbers = sorted({p.get("port") for _, _, p, _ in entries}, key=str)
+        numbers = sorted({p.get("port") for _, _, p, _ in entries}, key=lambda n: (not isinstance(n, int), str(n).zfill(6)))
         uses = [f"{s.name}:{p.get('port')} ({v.protocol.value})" for s, _, p, v in entries]
         shown = key if isinstance(key, int) else str(key).removeprefix("name:")
         yield Diagnostic(
@@ -356,7 +361,7 @@ def _conflict_fixes(entries) -> tuple[Fix, ...]:
         by_svc.setdefault(svc.ref, (svc, []))[1].append((i, port, verdict))
     parts, labels = [], []
     for svc, ports in by_svc.values():
-        todo = [(i, p) for i, p, v in ports if _GROUP[v.protocol] != "TCP"]
+        todo = [(i, p) for i, p, v in ports if _GROUP.get(v.protocol) != "TCP"]
         if not todo:
             continue
         ops: list[PatchOp] = []
@@ -387,7 +392,7 @@ def _conflict_fixes(entries) -> tuple[Fix, ...]:
 
 @rule(code="MC104", name="tls-port-declared-http", topic=Topic.PORTS, severity=Severity.ERROR,
       summary="a TLS port is declared http/http2/grpc, so TLS bytes meet an HTTP parser",
-      targets={"Service"}, reads={"Workload", "Ingress", "ServiceMonitor"}, fix=FixAvailability.ALWAYS)
+      targets={"Service"}, reads={"Workload"}, fix=FixAvailability.ALWAYS)
 def tls_port_declared_http(svc, ctx):
     """What it checks: a Service port declared ``http``, ``http2``, ``grpc`` or ``grpc-web`` (by name or
     appProtocol) whose app serves TLS: the container port is named ``https``/``tls`` (or mentions
@@ -479,7 +484,7 @@ def server_first_protocol_sniffed(svc, ctx):
 
 @rule(code="MC106", name="externalname-port-captures-all", topic=Topic.PORTS, severity=Severity.WARNING,
       summary="an ExternalName Service with a TCP or sniffed port captures that port for every pod",
-      targets={"Service"}, fix=FixAvailability.SOMETIMES, ist_codes=("IST0150",))
+      targets={"Service"}, fix=FixAvailability.SOMETIMES, ist_codes=("IST0150",), sidecar_only=False)
 def externalname_port_captures_all(svc, ctx):
     """What it checks: ports of ``type: ExternalName`` Services that resolve to TCP (``tcp``,
     ``mongo``, ``mysql``, ``redis``, a port-number fallback) or are sniffed (unnamed, ``web``...).
@@ -489,6 +494,9 @@ def externalname_port_captures_all(svc, ctx):
     the port, so every meshed pod's connections to any host on that port go to the ExternalName's
     target (istio/istio#35429: HTTPS on 443 broken cluster-wide). TLS ports are matched by SNI and
     HTTP ports by Host, so they do not capture unrelated traffic.
+
+    The listener is pushed to every sidecar in the mesh, so this rule also runs for Services in
+    namespaces that are not themselves meshed (Istio's IST0150 does the same).
 
     Example: ``{type: ExternalName, externalName: db.example.com, ports: [{name: tcp, port: 443}]}``.
 
@@ -500,7 +508,7 @@ def externalname_port_captures_all(svc, ctx):
     https://istio.io/latest/docs/ops/configuration/traffic-management/traffic-routing/
     """
     spec = svc.data.get("spec") or {}
-    if spec.get("type") != "ExternalName" or _istio_owned(svc):
+    if spec.get("type") != "ExternalName" or _istio_owned(svc)  or svc.namespace in SYSTEM_NAMESPACES:
         return
     for i, port in _ports(svc):
         verdict = service_port_protocol(port)
@@ -529,7 +537,7 @@ def externalname_port_captures_all(svc, ctx):
 
 @rule(code="MC107", name="grpc-port-declared-http", topic=Topic.PORTS, severity=Severity.ERROR,
       summary="a gRPC server behind a port declared http (HTTP/1.1 upstream) breaks",
-      targets={"Service"}, reads={"Workload", "Ingress", "ServiceMonitor"}, fix=FixAvailability.ALWAYS)
+      targets={"Service"}, reads={"Workload"}, fix=FixAvailability.ALWAYS)
 def grpc_port_declared_http(svc, ctx):
     """What it checks: a Service port declared exactly ``http`` (name prefix or appProtocol) in
     front of a gRPC server: the container port is named ``grpc*`` or mentions grpc, or the
@@ -600,7 +608,7 @@ def udp_port_not_proxied(svc, ctx):
       summary="the app uses a port the sidecar reserves (15000-15090)",
       targets={"Workload"}, fix=FixAvailability.ALWAYS)
 def istio_reserved_port(wl, ctx):
-    """What it checks: an application container (not ``istio-proxy``) that declares a container
+    """What it checks: an application container (not ``istio-proxy``; native sidecars included) that declares a container
     port Istio's sidecar reserves (15000, 15001, 15002, 15004, 15006, 15008, 15020, 15021, 15053,
     15090). Istio's own workloads (gateways, istiod, proxies) are skipped.
 
@@ -617,7 +625,8 @@ def istio_reserved_port(wl, ctx):
     labels = wl.pod_labels
     if "istio" in labels or "gateway.istio.io/managed" in wl.obj.labels or "istio.io/gateway-name" in labels:
         return
-    for path, c in wl.containers():
+    native = [(p, c) for p, c in wl.containers(init=True) if c.get("restartPolicy") == "Always"]
+    for path, c in [*wl.containers(), *native]:
         if c.get("name") == "istio-proxy" or "proxyv2" in image_base(c.get("image")) or \
                 image_base(c.get("image")) in ("pilot", "proxyv2"):
             continue

@@ -107,10 +107,10 @@ def hints(port: dict, container: dict | None, container_port: dict | None, numbe
     out: list[Hint] = []
     cp_name = (container_port or {}).get("name")
     image = (container or {}).get("image")
-    # 1. the container port's own name is the app author's statement
+    # 1. the container port's own name is the app author's statement: it outranks every guess
     named = parse_protocol(cp_name)
     if named not in (Protocol.UNSUPPORTED, Protocol.UDP):
-        out.append(Hint(named, named.value, f"container port is named {cp_name!r}", True))
+        return [Hint(named, named.value, f"container port is named {cp_name!r}", True, named is Protocol.MYSQL)]
     # 2. protocol words anywhere in the names (otlp-grpc, metrics-http, web-tls)
     for label, text in (("container port", cp_name), ("Service port", port.get("name"))):
         toks = _tokens(text)
@@ -118,15 +118,17 @@ def hints(port: dict, container: dict | None, container_port: dict | None, numbe
             out.append(Hint(Protocol.GRPC, "gRPC", f"{label} name {text!r} mentions grpc", True))
         if ("https" in toks or "tls" in toks) and toks[0] not in ("https", "tls"):
             out.append(Hint(Protocol.TLS, "TLS", f"{label} name {text!r} mentions TLS", True))
-    # 3. well-known servers by image
-    app = _image_match(image, SERVER_FIRST_IMAGES)
-    if app:
-        strong = number in SERVER_FIRST_PORTS and SERVER_FIRST_PORTS[number] == app
-        out.append(Hint(Protocol.TCP, app, f"image {image_base(image)!r}", strong or number is None, True))
-    app = _image_match(image, CLIENT_FIRST_TCP_IMAGES)
-    if app:
-        strong = number in CLIENT_FIRST_TCP_PORTS and CLIENT_FIRST_TCP_PORTS[number] == app
-        out.append(Hint(Protocol.TCP, app, f"image {image_base(image)!r}", strong))
+    # 3. well-known servers by image, on their own port (a mail server's web UI is not SMTP); on an
+    #    unknown or only port they are a weak clue
+    declared = len((container or {}).get("ports") or [])
+    for table, first in ((SERVER_FIRST_IMAGES, True), (CLIENT_FIRST_TCP_IMAGES, False)):
+        app = _image_match(image, table)
+        if not app:
+            continue
+        own = SERVER_FIRST_PORTS if first else CLIENT_FIRST_TCP_PORTS
+        on_own_port = own.get(number) == app
+        if on_own_port or number is None or declared <= 1:
+            out.append(Hint(Protocol.TCP, app, f"image {image_base(image)!r}", on_own_port, first))
     # 4. TLS configuration on the container
     c = container or {}
     args = " ".join(str(a) for a in [*(c.get("command") or []), *(c.get("args") or [])])

@@ -9,8 +9,8 @@ Facts (reference/istio-facts.md §A1-A4, A7; istio/istio pkg/config/kube/convers
    (Istio >= 1.19); anything else is parsed like a name.
 3. A name starting with ``grpc-web`` (any case) -> GRPC-Web.
 4. Otherwise the text before the first ``-`` is matched, ignoring case, against tcp, udp, grpc,
-   grpc-web, http, http_proxy, http2, https, tls, mongo, redis, mysql. A name prefix ``udp`` on a
-   TCP port stays TCP.
+   grpc-web, http, http_proxy, http2, https, tls, mongo, redis, mysql. A ``udp`` prefix makes the
+   port UDP even when its L4 protocol is TCP (Istio >= 1.6; releases before that kept it TCP).
 5. Still unrecognised and the Service *port* (not targetPort) is 25, 53, 3306 or 27017 -> TCP.
    Otherwise: unsupported, i.e. automatic protocol detection (sniffing) for HTTP/1.x and h2c,
    plain TCP for anything else; detection waits for the client's first bytes with no timeout
@@ -66,7 +66,7 @@ _K8S_APP_PROTOCOLS = {
 #: Service port numbers that fall back to TCP instead of sniffing
 WELL_KNOWN_TCP_PORTS = {25: "SMTP", 53: "DNS", 3306: "MySQL", 27017: "MongoDB"}
 
-HTTP_FAMILY = frozenset({Protocol.HTTP, Protocol.HTTP2, Protocol.GRPC, Protocol.GRPC_WEB})
+HTTP_FAMILY = frozenset({Protocol.HTTP, Protocol.HTTP2, Protocol.GRPC, Protocol.GRPC_WEB, Protocol.HTTP_PROXY})
 TLS_FAMILY = frozenset({Protocol.HTTPS, Protocol.TLS})
 
 #: the sidecar's own ports (application-requirements page; pilot-agent status/server.go)
@@ -150,8 +150,6 @@ def service_port_protocol(port: dict) -> PortProtocol:
     else:
         proto = parse_protocol(name)
         reason, source = Reason.NAME, name
-    if proto is Protocol.UDP:  # a udp prefix on a TCP port is TCP
-        proto = Protocol.TCP
     if proto is Protocol.UNSUPPORTED:
         number = port.get("port")
         if isinstance(number, int) and number in WELL_KNOWN_TCP_PORTS:
