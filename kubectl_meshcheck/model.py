@@ -12,6 +12,7 @@ back to change them.
 
 from __future__ import annotations
 
+import inspect
 import re
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
@@ -369,7 +370,7 @@ def rule(
             fix=fix,
             params=dict(params or {}),
             status=status,
-            doc=(fn.__doc__ or "").strip(),
+            doc=inspect.cleandoc(fn.__doc__ or ""),
             sidecar_only=sidecar_only,
             ist_codes=tuple(ist_codes),
         )

@@ -10,6 +10,7 @@ one warning line and the run goes on without it, unless it is required.
 from __future__ import annotations
 
 import importlib
+import inspect
 import importlib.util
 import os
 import sys
@@ -154,7 +155,10 @@ def build_plugin_manager(
         add(name, "embedded", lambda o=obj: o)
 
     # Validate hook implementations against the specs; drop the offenders.
-    by_name = {i.name: i for i in infos}
+    by_name: dict[str, PluginInfo] = {}
+    for i in infos:  # the loaded one wins over a rejected namesake
+        if i.name not in by_name or i.status == "loaded":
+            by_name[i.name] = i
     for plugin_name, plugin in list(pm.list_name_plugin()):
         try:
             _check_impls(pm, plugin, plugin_name)
@@ -175,12 +179,15 @@ def build_plugin_manager(
         except RegistryError as e:
             raise PluginError(str(e)) from None
         except Exception as e:
+            registry.drop_plugin(name)
             pm.unregister(name=name)
             by_name[name].status = f"failed: {_one_line(e)}"
             warning(f"plugin {name!r} failed while registering rules: {_one_line(e)}")
 
     counts = registry.count_by_plugin()
     for info in infos:
+        if info.status != "loaded":
+            continue
         info.rules = counts.get(info.name, 0)
         plugin = pm.get_plugin(info.name)
         if plugin is not None:
@@ -197,7 +204,7 @@ def _check_impls(pm: pluggy.PluginManager, plugin: Any, name: str) -> None:
     """Every ``meshcheck_*`` function a plugin defines must match a spec (catches typos)."""
     known = {n for n in dir(pm.hook) if n.startswith("meshcheck_")}
     for attr in dir(plugin):
-        if attr.startswith("meshcheck_") and attr not in known:
+        if attr.startswith("meshcheck_") and attr not in known and inspect.isroutine(getattr(plugin, attr, None)):
             raise pluggy.PluginValidationError(
                 plugin, f"unknown hook {attr!r} in plugin {name!r}; known hooks: {', '.join(sorted(known))}"
             )

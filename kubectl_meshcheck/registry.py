@@ -42,6 +42,10 @@ class RuleRegistry:
 
         return register
 
+    def drop_plugin(self, plugin: str) -> None:
+        """Forget every rule of a plugin that failed half-way through registering."""
+        self._rules = {c: r for c, r in self._rules.items() if r.plugin != plugin}
+
     def add_builtin(self, r: Rule) -> None:
         self._rules[r.code] = r
 
