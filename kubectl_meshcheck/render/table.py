@@ -22,16 +22,17 @@ def _sev(s: Severity, colour: bool) -> str:
 
 
 def _fix_cell(f: Finding) -> str:
+    withheld = [r for r in f.fixes if r.withheld]
+    note = f" [fix withheld: {withheld[0].withheld}]" if withheld else ""
     for r in f.fixes:
         if r.withheld:
             continue
         if r.verified is None:
-            return f"{r.fix.title} (display-only)"
+            return f"{r.fix.title} (display-only){note}"
         mark = "verified" if r.verified else "NOT verified"
         kind = "" if r.fix.applicability is Applicability.SAFE else f"{r.fix.applicability.value}, "
-        return f"{r.fix.title} ({kind}{mark})"
-    withheld = [r for r in f.fixes if r.withheld]
-    return f"fix withheld: {withheld[0].withheld}" if withheld else ""
+        return f"{r.fix.title} ({kind}{mark}){note}"
+    return note.strip(" []")
 
 
 def table(headers: list[str], rows: list[list], maxwidths: list[int | None] | None = None) -> str:
