@@ -10,7 +10,7 @@ patched object in place of the original (so a fix can be re-checked offline).
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from .mesh import injection
 from .mesh.config import MeshConfig, is_mesh_configmap, mesh_config_from
@@ -108,6 +108,8 @@ class Index:
         self._wl_to_svc: dict[ObjectRef, list[K8sObject]] | None = None
         self.assumed_namespaces: set[str] = set()
         self.unmeshed_namespaces: set[str] = set()
+        self._modes: dict[tuple, injection.ModeDecision] = {}
+        self.memo: dict[tuple, Any] = {}
 
     def _find_mesh_config(self) -> MeshConfig:
         for cm in self.by_kind.get("ConfigMap", []):
@@ -136,16 +138,22 @@ class Index:
         return set(self.by_kind)
 
     def _build_selection(self) -> None:
-        by_ns: dict[str, list[Workload]] = defaultdict(list)
+        # (namespace, label, value) -> workloads, so each selector only checks real candidates
+        by_label: dict[tuple, list[Workload]] = defaultdict(list)
         for wl in self.workloads:
-            by_ns[wl.namespace or ""].append(wl)
+            ns = wl.namespace or ""
+            for k, v in wl.pod_labels.items():
+                by_label[(ns, k, str(v))].append(wl)
         svc_to_wl: dict[tuple, list[Workload]] = {}
         wl_to_svc: dict[ObjectRef, list[K8sObject]] = defaultdict(list)
         for svc in self.by_kind.get("Service", []):
             selector = (svc.data.get("spec") or {}).get("selector")
-            matched = _prefer_same_file(
-                svc, [w for w in by_ns.get(svc.namespace or "", []) if selector_matches(selector, w.pod_labels)]
-            )
+            matched: list[Workload] = []
+            if selector and isinstance(selector, dict):
+                ns = svc.namespace or ""
+                first_k, first_v = next(iter(selector.items()))
+                candidates = by_label.get((ns, first_k, str(first_v)), [])
+                matched = _prefer_same_file(svc, [w for w in candidates if selector_matches(selector, w.pod_labels)])
             svc_to_wl[svc.ref.key] = matched
             for w in matched:
                 wl_to_svc[w.ref].append(svc)
@@ -166,6 +174,13 @@ class Index:
 
     def mode_of(self, obj: K8sObject | Workload) -> injection.ModeDecision:
         """Data-plane mode of a workload's pods, or of a namespace's pods for any other object."""
+        key = (obj.ref, obj.template_path) if isinstance(obj, Workload) else (obj.namespace,)
+        d = self._modes.get(key)
+        if d is None:
+            d = self._modes[key] = self._decide_mode(obj)
+        return d
+
+    def _decide_mode(self, obj: K8sObject | Workload) -> injection.ModeDecision:
         ns = obj.namespace
         ns_labels = self.namespace_labels.get(ns) if ns is not None and not self.force_mode else None
         if isinstance(obj, Workload):
@@ -245,4 +260,20 @@ class Context:
         return [self._swap(s) for s in self._index.services_for(workload)]
 
     def mode_of(self, obj: K8sObject | Workload) -> injection.ModeDecision:
+        """Sidecar, ambient or none for a workload's pods (or a namespace's, for other objects)."""
+        if self._repl:  # a fix may have changed the labels that decide it
+            return self._index._decide_mode(obj)
         return self._index.mode_of(obj)
+
+    def cached(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """Memoise a derived fact for the whole run (shared by all rules), e.g. per Service port.
+
+        Bypassed while a fix is being re-checked, since the objects then differ from the input.
+        """
+        if self._repl:
+            return compute()
+        try:
+            return self._index.memo[key]
+        except KeyError:
+            value = self._index.memo[key] = compute()
+            return value

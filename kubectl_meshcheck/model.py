@@ -16,6 +16,7 @@ import inspect
 import re
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
+from functools import cached_property
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 CODE_RE = re.compile(r"^[A-Z]{2,5}[0-9]{3}$")
@@ -205,15 +206,15 @@ class Workload:
     obj: K8sObject
     template_path: str
 
-    @property
+    @cached_property
     def template(self) -> dict:
         return self.obj.get(self.template_path, {}) or {}
 
-    @property
+    @cached_property
     def pod_meta(self) -> dict:
         return self.template.get("metadata") or {}
 
-    @property
+    @cached_property
     def pod_labels(self) -> dict:
         return self.pod_meta.get("labels") or {}
 
@@ -221,7 +222,7 @@ class Workload:
     def pod_annotations(self) -> dict:
         return self.pod_meta.get("annotations") or {}
 
-    @property
+    @cached_property
     def pod_spec(self) -> dict:
         return self.template.get("spec") or {}
 

@@ -85,6 +85,11 @@ def _backends(svc, port: dict, ctx) -> list[tuple[object, dict | None, dict | No
 
 
 def _hints(svc, port: dict, ctx) -> list[Hint]:
+    key = ("ports.hints", svc.ref, port.get("port"), port.get("name"), str(effective_target_port(port)))
+    return ctx.cached(key, lambda: _compute_hints(svc, port, ctx))
+
+
+def _compute_hints(svc, port: dict, ctx) -> list[Hint]:
     backends = _backends(svc, port, ctx)
     if not backends:
         target = effective_target_port(port)

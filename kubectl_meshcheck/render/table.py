@@ -49,5 +49,5 @@ def findings_table(findings: list[Finding], wide: bool, colour: bool) -> str:
         if f.owner and wide:
             msg += f" [managed by {f.owner.kind} {f.owner.name}]"
         rows.append([_sev(f.severity, colour), f.code, f.object.display(), f.location, msg, _fix_cell(f)])
-    widths = [None, None, 40, 40, 70, 50] if not wide else [None, None, None, None, 110, 70]
+    widths = [None, None, 36, None, 64, 46] if not wide else [None, None, None, None, 110, 70]
     return table(headers, rows, widths)

@@ -34,7 +34,9 @@ _resolve_cache: dict = {}
 
 class _FastLoader(_Base):  # type: ignore[misc, valid-type]
     def resolve(self, kind, value, implicit):
-        if kind is ScalarNode and implicit[0]:
+        if kind is ScalarNode:
+            if not implicit[0]:  # quoted: always a string
+                return _STR if implicit[1] else super().resolve(kind, value, implicit)
             tag = _resolve_cache.get(value)
             if tag is None:
                 tag = super().resolve(kind, value, implicit)
@@ -42,7 +44,13 @@ class _FastLoader(_Base):  # type: ignore[misc, valid-type]
                     _resolve_cache.clear()
                 _resolve_cache[value] = tag
             return tag
-        return super().resolve(kind, value, implicit)
+        return _MAP if kind is MappingNode else _SEQ
+
+
+# No path resolvers are registered, so libyaml's per-node resolver bookkeeping can be skipped.
+assert not getattr(_Base, "yaml_path_resolvers", None)
+_FastLoader.descend_resolver = staticmethod(lambda *a: None)  # type: ignore[assignment]
+_FastLoader.ascend_resolver = staticmethod(lambda *a: None)  # type: ignore[assignment]
 
 
 class _Walker:
@@ -71,13 +79,13 @@ class _Walker:
                     r = self.memo[id(n)] = self.construct(n, deep=True)
                     return r
                 key = k.value if (k.__class__ is ScalarNode and k.tag == _STR) else self.construct(k, deep=True)
-                m[key] = self.conv(v)
+                m[key] = v.value if (v.__class__ is ScalarNode and v.tag == _STR) else self.conv(v)
             return m
         if n.tag != _SEQ:
             r = self.memo[id(n)] = self.construct(n, deep=True)
             return r
         seq = self.memo[id(n)] = []
-        seq.extend([self.conv(x) for x in n.value])
+        seq.extend([x.value if (x.__class__ is ScalarNode and x.tag == _STR) else self.conv(x) for x in n.value])
         return seq
 
 
@@ -125,7 +133,15 @@ def split_documents(data: bytes) -> list[tuple[int, int, int]]:
             continue
         line += data.count(b"\n", prev, start)
         prev = start
-        out.append((start, end, line))
+        first = line
+        if data.startswith(b"...", start):  # an end marker belongs to the previous document
+            nl = data.find(b"\n", start, end)
+            if nl == -1:
+                continue
+            start, first = nl + 1, line + 1
+            if start >= end:
+                continue
+        out.append((start, end, first))
     return out
 
 
