@@ -354,7 +354,8 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--version", required=True)
     m.add_argument("--repo-url", required=True, help="https://github.com/<org>/kubectl-meshcheck (the homepage)")
     m.add_argument("--base-url", help="where the archives are downloaded (default: the GitHub release of --version)")
-    m.add_argument("--python", default=f"{sys.version_info[0]}.{sys.version_info[1]}", help="the Python the archives need")
+    m.add_argument("--python", default=f"{sys.version_info[0]}.{sys.version_info[1]}",
+                   help="the Python the archives need")
     m.add_argument("--out", default=str(ROOT / "dist" / "meshcheck.yaml"))
     m.add_argument("--only-given", action="store_true", help="drop the template's platforms with no archive")
     m.add_argument("archives", nargs="+", metavar="OS/ARCH=ARCHIVE")

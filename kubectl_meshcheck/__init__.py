@@ -20,7 +20,8 @@ A plugin in four lines::
 
 from .hookspecs import hookimpl
 from .index import Context
-from .mesh.apps import Hint, effective_target_port, hints as app_hints, image_base, resolve_target_port
+from .mesh.apps import Hint, effective_target_port, image_base, resolve_target_port
+from .mesh.apps import hints as app_hints
 from .mesh.injection import SYSTEM_NAMESPACES, ModeDecision
 from .mesh.protocol import (
     RESERVED_PORTS,
@@ -58,9 +59,42 @@ from .model import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "Applicability", "Context", "Diagnostic", "Finding", "Fix", "FixAvailability", "Handling", "Hint",
-    "K8sObject", "MeshMode", "ModeDecision", "ObjectRef", "Owner", "PatchOp", "PortProtocol", "Protocol",
-    "RESERVED_PORTS", "Reason", "SYSTEM_NAMESPACES", "Rule", "Severity", "Status", "Topic", "WELL_KNOWN_TCP_PORTS", "Workload",
-    "app_hints", "canonical_name", "effective_target_port", "escape_pointer", "hookimpl", "image_base", "is_valid_port_name",
-    "parse_protocol", "pointer_get", "resolve_target_port", "rule", "service_port_protocol", "__version__",
+    "RESERVED_PORTS",
+    "SYSTEM_NAMESPACES",
+    "WELL_KNOWN_TCP_PORTS",
+    "Applicability",
+    "Context",
+    "Diagnostic",
+    "Finding",
+    "Fix",
+    "FixAvailability",
+    "Handling",
+    "Hint",
+    "K8sObject",
+    "MeshMode",
+    "ModeDecision",
+    "ObjectRef",
+    "Owner",
+    "PatchOp",
+    "PortProtocol",
+    "Protocol",
+    "Reason",
+    "Rule",
+    "Severity",
+    "Status",
+    "Topic",
+    "Workload",
+    "__version__",
+    "app_hints",
+    "canonical_name",
+    "effective_target_port",
+    "escape_pointer",
+    "hookimpl",
+    "image_base",
+    "is_valid_port_name",
+    "parse_protocol",
+    "pointer_get",
+    "resolve_target_port",
+    "rule",
+    "service_port_protocol",
 ]

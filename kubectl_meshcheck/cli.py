@@ -10,11 +10,11 @@ from __future__ import annotations
 import inspect
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional
+from typing import Annotated, Any, Optional
 
 import typer
-from typing_extensions import Annotated
 
 from .model import MeshMode, Severity, Topic
 
@@ -45,28 +45,56 @@ def _warn(msg: str) -> None:
 
 P = inspect.Parameter
 _ANALYSIS_OPTIONS: list[tuple[str, Any, Any, Any]] = [
-    ("filename", Optional[List[str]], None, typer.Option("-f", "--filename", metavar="FILE|DIR|-", help="File, directory or - (stdin) to analyse; repeatable.")),
-    ("recursive", bool, False, typer.Option("-R", "--recursive", help="Process directories given with -f recursively.")),
-    ("kustomize", Optional[str], None, typer.Option("-k", "--kustomize", metavar="DIR", help="Render a kustomization directory with 'kubectl kustomize' and analyse it.")),
+    ("filename", Optional[list[str]], None,
+     typer.Option("-f", "--filename", metavar="FILE|DIR|-",
+                  help="File, directory or - (stdin) to analyse; repeatable.")),
+    ("recursive", bool, False,
+     typer.Option("-R", "--recursive", help="Process directories given with -f recursively.")),
+    ("kustomize", Optional[str], None,
+     typer.Option("-k", "--kustomize", metavar="DIR",
+                  help="Render a kustomization directory with 'kubectl kustomize' and analyse it.")),
     ("namespace", Optional[str], None, typer.Option("-n", "--namespace", metavar="NS", help="Only this namespace.")),
     ("all_namespaces", bool, False, typer.Option("-A", "--all-namespaces", help="All namespaces (live cluster).")),
-    ("context", Optional[str], None, typer.Option("--context", metavar="NAME", help="kubeconfig context (live cluster).")),
-    ("kubeconfig", Optional[str], None, typer.Option("--kubeconfig", metavar="FILE", help="Path to the kubeconfig file.")),
-    ("selector", Optional[str], None, typer.Option("-l", "--selector", metavar="SELECTOR", help="Label selector for workloads and Services (live cluster).")),
-    ("request_timeout", Optional[str], None, typer.Option("--request-timeout", metavar="DURATION", help="Per-request timeout (live cluster), e.g. 10s.")),
-    ("output", str, "table", typer.Option("-o", "--output", metavar="FORMAT", help="table, wide, json, yaml or patch.")),
-    ("select", Optional[List[str]], None, typer.Option("--select", metavar="CODE", help="Only rules whose code starts with this (e.g. MC1, MC103); repeatable or comma-separated.")),
-    ("ignore", Optional[List[str]], None, typer.Option("--ignore", metavar="CODE", help="Skip rules whose code starts with this; repeatable or comma-separated.")),
-    ("fail_on", str, "error", typer.Option("--fail-on", metavar="SEVERITY", help="Lowest severity that makes the exit code 1: info, warning, error.")),
+    ("context", Optional[str], None,
+     typer.Option("--context", metavar="NAME", help="kubeconfig context (live cluster).")),
+    ("kubeconfig", Optional[str], None,
+     typer.Option("--kubeconfig", metavar="FILE", help="Path to the kubeconfig file.")),
+    ("selector", Optional[str], None,
+     typer.Option("-l", "--selector", metavar="SELECTOR",
+                  help="Label selector for workloads and Services (live cluster).")),
+    ("request_timeout", Optional[str], None,
+     typer.Option("--request-timeout", metavar="DURATION", help="Per-request timeout (live cluster), e.g. 10s.")),
+    ("output", str, "table",
+     typer.Option("-o", "--output", metavar="FORMAT", help="table, wide, json, yaml or patch.")),
+    ("select", Optional[list[str]], None,
+     typer.Option("--select", metavar="CODE",
+                  help="Only rules whose code starts with this (e.g. MC1, MC103); repeatable or comma-separated.")),
+    ("ignore", Optional[list[str]], None,
+     typer.Option("--ignore", metavar="CODE",
+                  help="Skip rules whose code starts with this; repeatable or comma-separated.")),
+    ("fail_on", str, "error",
+     typer.Option("--fail-on", metavar="SEVERITY",
+                  help="Lowest severity that makes the exit code 1: info, warning, error.")),
     ("min_severity", str, "info", typer.Option("--min-severity", metavar="SEVERITY", help="Lowest severity printed.")),
-    ("mesh_mode", Optional[str], None, typer.Option("--mesh-mode", metavar="MODE", help="sidecar, ambient or none: treat every namespace as if labelled so (what if we meshed this?). Without it, namespaces the input does not describe are assumed sidecar.")),
-    ("show_suppressed", bool, False, typer.Option("--show-suppressed", help="Also list suppressed findings, with their reasons.")),
+    ("mesh_mode", Optional[str], None,
+     typer.Option("--mesh-mode", metavar="MODE",
+                  help="sidecar, ambient or none: treat every namespace as if labelled so (what if we meshed "
+                       "this?). Without it, namespaces the input does not describe are assumed sidecar.")),
+    ("show_suppressed", bool, False,
+     typer.Option("--show-suppressed", help="Also list suppressed findings, with their reasons.")),
     ("unsafe_fixes", bool, False, typer.Option("--unsafe-fixes", help="Include unsafe fixes in -o patch.")),
     ("preview", bool, False, typer.Option("--preview", help="Also run preview rules.")),
-    ("no_annotation_suppressions", bool, False, typer.Option("--no-annotation-suppressions", help="Ignore meshcheck.io/ignore-* annotations (config suppressions still apply).")),
-    ("config", Optional[str], None, typer.Option("--config", metavar="FILE", help="Config file (also $MESHCHECK_CONFIG).")),
-    ("disable_plugin", Optional[List[str]], None, typer.Option("--disable-plugin", metavar="NAME", help="Do not load this plugin; repeatable.")),
-    ("no_plugin_autoload", bool, False, typer.Option("--no-plugin-autoload", help="Do not load plugins from the 'meshcheck' entry-point group (also $MESHCHECK_DISABLE_PLUGIN_AUTOLOAD).")),
+    ("no_annotation_suppressions", bool, False,
+     typer.Option("--no-annotation-suppressions",
+                  help="Ignore meshcheck.io/ignore-* annotations (config suppressions still apply).")),
+    ("config", Optional[str], None,
+     typer.Option("--config", metavar="FILE", help="Config file (also $MESHCHECK_CONFIG).")),
+    ("disable_plugin", Optional[list[str]], None,
+     typer.Option("--disable-plugin", metavar="NAME", help="Do not load this plugin; repeatable.")),
+    ("no_plugin_autoload", bool, False,
+     typer.Option("--no-plugin-autoload",
+                  help="Do not load plugins from the 'meshcheck' entry-point group (also "
+                       "$MESHCHECK_DISABLE_PLUGIN_AUTOLOAD).")),
     ("debug", bool, False, typer.Option("--debug", help="Show tracebacks for internal errors.")),
 ]
 _PLUGIN_OPTION_NAMES = ("output", "config", "disable_plugin", "no_plugin_autoload", "debug")
@@ -155,7 +183,10 @@ def _topic_command(topic: Topic, help_text: str) -> None:
     app.command(topic.value, help=help_text, epilog=EPILOG)(_with_options(command))
 
 
-_topic_command(Topic.PORTS, "Per Service port: the protocol Istio will use, why, and how the sidecar handles it; MC1xx findings.")
+_topic_command(
+    Topic.PORTS,
+    "Per Service port: the protocol Istio will use, why, and how the sidecar handles it; MC1xx findings.",
+)
 _topic_command(Topic.STARTUP, "Startup order: the app racing the sidecar, init containers, Jobs (MC2xx).")
 _topic_command(Topic.EGRESS, "Outbound traffic and ServiceEntries (MC3xx).")
 _topic_command(Topic.PROBES, "Health-probe rewriting (MC4xx).")
@@ -170,7 +201,7 @@ def _rules_command(ctx: typer.Context, **values: Any) -> None:
 app.command("rules", help="List the rules, or show one rule's full documentation.")(
     _with_options(_rules_command, _PLUGIN_OPTION_NAMES,
                   [P("code", P.POSITIONAL_OR_KEYWORD, default=None,
-                     annotation=Annotated[Optional[str], typer.Argument(help="A rule code, e.g. MC103.")])])
+                     annotation=Annotated[str | None, typer.Argument(help="A rule code, e.g. MC103.")])])
 )
 
 
@@ -226,7 +257,9 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
     try:
         force = MeshMode(opts.mesh_mode) if opts.mesh_mode else None
     except ValueError:
-        raise CliError(f"--mesh-mode: unknown mode {opts.mesh_mode!r} (use sidecar, ambient or none)", EXIT_INPUT) from None
+        raise CliError(
+            f"--mesh-mode: unknown mode {opts.mesh_mode!r} (use sidecar, ambient or none)", EXIT_INPUT
+        ) from None
     config, host = _host(opts)
     select, ignore = _split(opts.select), _split(opts.ignore)
     unknown = host.registry.unknown_selectors(select + ignore)

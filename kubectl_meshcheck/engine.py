@@ -9,8 +9,9 @@ and every other rule and object still runs.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import pluggy
 
@@ -151,7 +152,8 @@ class Engine:
         )
         for p in problems:
             er = UNUSED_SUPPRESSION if p.kind == "unused" else SUPPRESSION_WITHOUT_REASON
-            findings.append(Finding(er, er.severity, p.obj, p.obj.origin, Diagnostic(p.path, p.message, {"code": p.code})))
+            diagnostic = Diagnostic(p.path, p.message, {"code": p.code})
+            findings.append(Finding(er, er.severity, p.obj, p.obj.origin, diagnostic))
         findings.sort(key=lambda f: f.sort_key)
         return RunResult(findings, rules, self.index, unreadable, looked_up)
 

@@ -16,7 +16,8 @@ Hook arguments are passed by name; an implementation may accept any subset of th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pluggy
 
@@ -30,7 +31,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def meshcheck_register_rules(register: "Callable[[Rule], None]") -> None:
+def meshcheck_register_rules(register: Callable[[Rule], None]) -> None:
     """Contribute rules: call ``register(rule)`` once for each :class:`Rule` the plugin provides.
 
     Rules are data (built with the ``@rule`` decorator), not hook implementations, so they can be
@@ -47,7 +48,7 @@ def meshcheck_register_rules(register: "Callable[[Rule], None]") -> None:
 
 
 @hookspec(firstresult=True)
-def meshcheck_detect_owner(obj: "K8sObject", ctx: "Context") -> "Owner | None":
+def meshcheck_detect_owner(obj: K8sObject, ctx: Context) -> Owner | None:
     """Say who manages ``obj`` (Helm release, Argo CD application, Flux, an operator).
 
     Fixes then point at the source (a values change, a Kustomize or post-renderer patch) and the
@@ -58,7 +59,7 @@ def meshcheck_detect_owner(obj: "K8sObject", ctx: "Context") -> "Owner | None":
 
 
 @hookspec
-def meshcheck_veto_fix(fix: "Fix", finding: "Finding", ctx: "Context") -> "str | None":
+def meshcheck_veto_fix(fix: Fix, finding: Finding, ctx: Context) -> str | None:
     """Return a reason to withhold ``fix`` (organisation policy), or None to allow it.
 
     All implementations are asked; any one reason withholds the fix. The finding still prints,

@@ -10,7 +10,8 @@ patched object in place of the original (so a fix can be re-checked offline).
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from .mesh import injection
 from .mesh.config import MeshConfig, is_mesh_configmap, mesh_config_from

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import inspect
 import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from functools import cached_property
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 CODE_RE = re.compile(r"^[A-Z]{2,5}[0-9]{3}$")
 
@@ -30,7 +31,7 @@ class Severity(IntEnum):
     ERROR = 3
 
     @classmethod
-    def parse(cls, text: str) -> "Severity":
+    def parse(cls, text: str) -> Severity:
         try:
             return cls[text.strip().upper()]
         except KeyError:
@@ -145,7 +146,7 @@ class K8sObject:
     lazily: only objects with findings ever need it.
     """
 
-    __slots__ = ("data", "ref", "_line_of")
+    __slots__ = ("_line_of", "data", "ref")
 
     def __init__(self, data: dict, ref: ObjectRef, line_of: Callable[[str], int | None] | None = None):
         self.data = data
@@ -186,7 +187,7 @@ class K8sObject:
             return self.ref.origin
         return f"{self.ref.origin.rsplit(':', 1)[0]}:{line}"
 
-    def replaced(self, data: dict) -> "K8sObject":
+    def replaced(self, data: dict) -> K8sObject:
         """The same object with new content (used to verify a fix); keeps ref and source map."""
         return K8sObject(data, self.ref, self._line_of)
 
@@ -277,9 +278,9 @@ class Fix:
     target: ObjectRef
     ops: tuple[PatchOp, ...] = ()
     caveats: tuple[str, ...] = ()
-    also: tuple["Fix", ...] = ()  # changes to other objects that belong to the same fix
+    also: tuple[Fix, ...] = ()  # changes to other objects that belong to the same fix
 
-    def parts(self) -> tuple["Fix", ...]:
+    def parts(self) -> tuple[Fix, ...]:
         """This fix and the changes on other objects it needs, each with one target."""
         return (self, *self.also)
 

@@ -12,9 +12,9 @@ matches no finding of a rule that ran is reported as MC002, so stale ones do not
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Iterable
 
 from .config import SuppressEntry
 from .index import TEMPLATE_PATHS

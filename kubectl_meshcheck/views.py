@@ -6,7 +6,8 @@ Each view returns rows (dicts with documented keys); the table renderer picks co
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .engine import RunResult
 from .mesh.apps import effective_target_port, resolve_target_port

@@ -8,7 +8,7 @@ the application behind the port, and compute the least disruptive fix: ``appProt
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from kubectl_meshcheck import (
     RESERVED_PORTS,
@@ -147,9 +147,13 @@ def _name_references(svc, name: str, ctx) -> list[str]:
         sel = (spec.get("selector") or {}).get("matchLabels") or {}
         ns_sel = spec.get("namespaceSelector") or {}
         in_ns = ns_sel.get("any") or svc.namespace in (ns_sel.get("matchNames") or [sm.namespace])
-        if sel and in_ns and all(svc.labels.get(k) == v for k, v in sel.items()):
-            if any((e or {}).get("port") == name for e in spec.get("endpoints") or []):
-                out.append(f"ServiceMonitor {sm.namespace}/{sm.name} scrapes port {name!r} of this Service by name")
+        if (
+            sel
+            and in_ns
+            and all(svc.labels.get(k) == v for k, v in sel.items())
+            and any((e or {}).get("port") == name for e in spec.get("endpoints") or [])
+        ):
+            out.append(f"ServiceMonitor {sm.namespace}/{sm.name} scrapes port {name!r} of this Service by name")
     return out
 
 
@@ -170,7 +174,8 @@ def _rename(svc, i: int, port: dict, keyword: str, ctx) -> Fix | None:
     caveats = _name_references(svc, old, ctx) if old else []
     caveats.append("anything else that looks the port up by name breaks: DNS SRV records "
                    f"(_{old or new}._tcp), charts, NetworkPolicies of other tools")
-    return Fix(f"Rename port {old or '(unnamed)'} to {new!r}", Applicability.UNSAFE, svc.ref, tuple(ops), tuple(caveats))
+    return Fix(f"Rename port {old or '(unnamed)'} to {new!r}", Applicability.UNSAFE, svc.ref, tuple(ops),
+               tuple(caveats))
 
 
 def _protocol_fixes(svc, i: int, port: dict, hint: Hint | None, ctx, what: str) -> tuple[Fix, ...]:
@@ -343,7 +348,8 @@ def target_port_protocol_conflict(wl, ctx):
             for j, cp in enumerate(c.get("ports") or []):
                 if isinstance(cp, dict) and cp.get("containerPort") == key:
                     path = f"{cpath}/ports/{j}"
-        numbers = sorted({p.get("port") for _, _, p, _ in entries}, key=lambda n: (not isinstance(n, int), str(n).zfill(6)))
+        numbers = sorted({p.get("port") for _, _, p, _ in entries},
+                         key=lambda n: (not isinstance(n, int), str(n).zfill(6)))
         uses = [f"{s.name}:{p.get('port')} ({v.protocol.value})" for s, _, p, v in entries]
         shown = key if isinstance(key, int) else str(key).removeprefix("name:")
         yield Diagnostic(
@@ -436,7 +442,8 @@ def tls_port_declared_http(svc, ctx):
                      "HTTP parser and fail"),
             args={**_port_args(port, verdict), "evidence": hint.evidence},
             fixes=(_set_app_protocol(
-                svc, i, port, _keyword(hint, port), f"Set appProtocol: {_keyword(hint, port)} on port {_port_label(port)}",
+                svc, i, port, _keyword(hint, port),
+                f"Set appProtocol: {_keyword(hint, port)} on port {_port_label(port)}",
                 Applicability.SAFE if hint.strong else Applicability.UNSAFE,
                 () if hint.strong else (f"based on {hint.evidence}: if the app really serves plain HTTP here, "
                                         "keep it and suppress this finding with a reason",)),),
@@ -465,7 +472,8 @@ def server_first_protocol_sniffed(svc, ctx):
     Fixes: ``appProtocol: tcp`` (safe when the image and its default port agree; unsafe on a port
     number alone); or rename the port ``tcp-<name>``.
 
-    References: https://istio.io/latest/docs/ops/configuration/traffic-management/protocol-selection/#server-first-protocols ;
+    References:
+    https://istio.io/latest/docs/ops/configuration/traffic-management/protocol-selection/#server-first-protocols ;
     istio/api mesh/v1alpha1/config.proto (protocol_detection_timeout).
     """
     if _istio_owned(svc) or (svc.data.get("spec") or {}).get("type") == "ExternalName":
@@ -532,7 +540,8 @@ def externalname_port_captures_all(svc, ctx):
                          Applicability.DISPLAY_ONLY, svc.ref, (), ("the external address must be chosen by you",)),)
         yield Diagnostic(
             path=f"/spec/ports/{i}",
-            message=(f"ExternalName port {_port_label(port)} is {verdict.protocol.value if not verdict.sniffed else 'sniffed'}"
+            message=(f"ExternalName port {_port_label(port)} is "
+                     f"{verdict.protocol.value if not verdict.sniffed else 'sniffed'}"
                      f"; with no cluster IP, sidecars listen on 0.0.0.0:{number} and send every pod's connections "
                      f"on port {number}, to any host, to {spec.get('externalName')}"),
             args={**_port_args(port, verdict), "externalName": spec.get("externalName")},
@@ -574,9 +583,10 @@ def grpc_port_declared_http(svc, ctx):
             message=(f"port {_port_label(port)} is declared HTTP, so the sidecar speaks HTTP/1.1 upstream, but the app "
                      f"is a gRPC server ({hint.evidence}) and gRPC needs HTTP/2: calls fail"),
             args={**_port_args(port, verdict), "evidence": hint.evidence},
-            fixes=(_set_app_protocol(svc, i, port, "grpc", f"Set appProtocol: grpc on port {_port_label(port)}",
-                                     Applicability.SAFE if hint.strong else Applicability.UNSAFE,
-                                     () if hint.strong else (f"based on {hint.evidence}: confirm the app serves gRPC",)),),
+            fixes=(_set_app_protocol(
+                svc, i, port, "grpc", f"Set appProtocol: grpc on port {_port_label(port)}",
+                Applicability.SAFE if hint.strong else Applicability.UNSAFE,
+                () if hint.strong else (f"based on {hint.evidence}: confirm the app serves gRPC",)),),
         )
 
 
@@ -613,9 +623,9 @@ def udp_port_not_proxied(svc, ctx):
       summary="the app uses a port the sidecar reserves (15000-15090)",
       targets={"Workload"}, fix=FixAvailability.ALWAYS)
 def istio_reserved_port(wl, ctx):
-    """What it checks: an application container (not ``istio-proxy``; native sidecars included) that declares a container
-    port Istio's sidecar reserves (15000, 15001, 15002, 15004, 15006, 15008, 15020, 15021, 15053,
-    15090). Istio's own workloads (gateways, istiod, proxies) are skipped.
+    """What it checks: an application container (not ``istio-proxy``; native sidecars included) that
+    declares a container port Istio's sidecar reserves (15000, 15001, 15002, 15004, 15006, 15008,
+    15020, 15021, 15053, 15090). Istio's own workloads (gateways, istiod, proxies) are skipped.
 
     What Istio does: Envoy and pilot-agent listen on these ports inside the pod's network
     namespace. The app cannot bind them, or inbound traffic for them is taken by the proxy (15001

@@ -3,13 +3,13 @@ the real-world manifests (../shared/corpus/real). Skipped with a reason when ../
 
 import json
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from kubectl_meshcheck.testing import load_objects, run_rules
 
 from .conftest import CORPUS, require_corpus
+
 
 #: which port-naming IST messages each of our findings stands for
 def ist_messages(finding):

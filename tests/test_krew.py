@@ -34,7 +34,8 @@ LICENSE_NAMES = {"license", "license.txt", "license.md", "licenses", "licenses.t
                  "copying.txt"}
 WINDOWS_DEVICES = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
 # internal/installation/semver (k8s.io/apimachinery/pkg/util/version.ParseSemantic) after the leading "v"
-SEMVER = re.compile(r"^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$")
+SEMVER = re.compile(r"^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+                    r"(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$")
 
 
 def _selector_matches(selector: dict, labels: dict) -> bool:
@@ -95,7 +96,8 @@ def krew_problems(manifest: dict, file_name: str) -> list[str]:
         if not any(_selector_matches(sel, {"os": o, "arch": a}) for o, a in KNOWN_PLATFORMS):
             out.append(f"{where}: selector matches no known os/arch")
     for o, a in sorted(KNOWN_PLATFORMS):
-        matching = [i for i, p in enumerate(platforms) if _selector_matches(p.get("selector") or {}, {"os": o, "arch": a})]
+        matching = [i for i, p in enumerate(platforms)
+                    if _selector_matches(p.get("selector") or {}, {"os": o, "arch": a})]
         if len(matching) > 1:
             out.append(f"{o}/{a} is matched by platforms {matching}")
     return out
@@ -150,7 +152,9 @@ def test_the_validator_catches_what_krew_refuses(fake_archives):
         mutate(m)
         return krew_problems(m, "meshcheck.yaml")
 
-    p0 = lambda m: m["spec"]["platforms"][0]
+    def p0(m):
+        return m["spec"]["platforms"][0]
+
     assert broken(lambda m: p0(m).update(sha256=p0(m)["sha256"].upper()))
     assert broken(lambda m: p0(m).update(sha256="abc"))
     assert broken(lambda m: m["spec"].update(version="0.1.0"))

@@ -7,7 +7,7 @@ from kubectl_meshcheck.sources import manifests
 from kubectl_meshcheck.sources.manifests import LoadResult, load_bytes, load_paths
 
 sys.path.insert(0, str(Path(__file__).parent / "bench"))
-from generate import generate  # noqa: E402
+from generate import generate
 
 
 def test_parallel_parse_equals_serial(tmp_path, monkeypatch):
@@ -40,7 +40,8 @@ def test_field_lines_with_markers_and_inline_documents():
 
 
 def test_syntax_error_in_one_document_keeps_the_others():
-    text = b"apiVersion: v1\nkind: Service\nmetadata: {name: ok}\n...\n---\nkind: [\n---\napiVersion: v1\nkind: Service\nmetadata: {name: ok2}\n"
+    text = (b"apiVersion: v1\nkind: Service\nmetadata: {name: ok}\n...\n---\nkind: [\n---\n"
+            b"apiVersion: v1\nkind: Service\nmetadata: {name: ok2}\n")
     out = LoadResult()
     load_bytes(text, "f.yaml", out)
     assert [o.name for o in out.objects] == ["ok", "ok2"]

@@ -522,7 +522,8 @@ def _private_imports(path: Path) -> list[str]:
             fn = node.func
             name = fn.attr if isinstance(fn, ast.Attribute) else getattr(fn, "id", "")
             arg = node.args[0].value
-            if name in ("import_module", "__import__") and isinstance(arg, str) and arg.startswith("kubectl_meshcheck."):
+            if (name in ("import_module", "__import__") and isinstance(arg, str)
+                    and arg.startswith("kubectl_meshcheck.")):
                 bad.append(f"{where} {name}({arg!r})")
     return bad
 

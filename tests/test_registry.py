@@ -33,7 +33,9 @@ def test_codes_valid_unique_and_in_their_topic_range(host):
 def test_every_rule_documents_itself(host):
     for r in host.registry.all():
         positions = [r.doc.find(s + ":") for s in SECTIONS]
-        assert all(p >= 0 for p in positions), f"{r.code}: docstring lacks {[s for s, p in zip(SECTIONS, positions) if p < 0]}"
+        assert all(p >= 0 for p in positions), (
+            f"{r.code}: docstring lacks {[s for s, p in zip(SECTIONS, positions) if p < 0]}"
+        )
         assert positions == sorted(positions), f"{r.code}: docstring sections out of order"
         assert r.summary and len(r.summary) < 110, r.code
 
@@ -43,7 +45,9 @@ def test_every_rule_has_fail_and_pass_cases(host):
     for c in cases(ROOT):
         by_code.setdefault(c.code, set()).add(c.outcome)
     for r in bundled(host):
-        assert by_code.get(r.code) == {"fail", "pass"}, f"{r.code} needs fail.* and pass.* cases in tests/rules/{r.code}/"
+        assert by_code.get(r.code) == {"fail", "pass"}, (
+            f"{r.code} needs fail.* and pass.* cases in tests/rules/{r.code}/"
+        )
 
 
 @pytest.mark.parametrize("code", [c for c in sorted({c.code for c in cases(ROOT)})])

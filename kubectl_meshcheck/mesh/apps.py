@@ -139,9 +139,11 @@ def hints(port: dict, container: dict | None, container_port: dict | None, numbe
         if not isinstance(n, int):
             continue
         if n in SERVER_FIRST_PORTS:
-            out.append(Hint(Protocol.TCP, SERVER_FIRST_PORTS[n], f"{label} {n} is {SERVER_FIRST_PORTS[n]}'s", False, True))
+            app = SERVER_FIRST_PORTS[n]
+            out.append(Hint(Protocol.TCP, app, f"{label} {n} is {app}'s", False, True))
         elif n in CLIENT_FIRST_TCP_PORTS:
-            out.append(Hint(Protocol.TCP, CLIENT_FIRST_TCP_PORTS[n], f"{label} {n} is {CLIENT_FIRST_TCP_PORTS[n]}'s", False))
+            app = CLIENT_FIRST_TCP_PORTS[n]
+            out.append(Hint(Protocol.TCP, app, f"{label} {n} is {app}'s", False))
         elif n in TLS_PORTS:
             out.append(Hint(Protocol.TLS, "TLS", f"{label} {n} is a TLS port by convention", False))
         elif n in (50051, 4317):

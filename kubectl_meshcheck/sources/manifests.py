@@ -14,9 +14,10 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from ..model import K8sObject, ObjectRef
 from . import yamlfast
@@ -35,7 +36,7 @@ class LoadResult:
 class _Source:
     """One file's bytes, kept so field lines can be computed later for documents with findings."""
 
-    __slots__ = ("data", "_spans", "_firsts")
+    __slots__ = ("_firsts", "_spans", "data")
 
     def __init__(self, data: bytes):
         self.data = data

@@ -56,7 +56,7 @@ _FastLoader.ascend_resolver = staticmethod(lambda *a: None)  # type: ignore[assi
 class _Walker:
     """Turns one composed document into Python objects; stock constructor for anything unusual."""
 
-    __slots__ = ("memo", "construct")
+    __slots__ = ("construct", "memo")
 
     def __init__(self, construct):
         self.memo: dict = {}
@@ -114,7 +114,7 @@ def load_documents(data: bytes | str) -> list[tuple[int | None, Any]]:
 
 # A document marker is `---` or `...` at column 0 followed by a blank or the end of the line.
 # YAML forbids such a line inside any scalar, so a match is always a real marker.
-_MARK = re.compile(rb"^(?:---|\.\.\.)(?=[ \t\r\n]|\Z)", re.M)
+_MARK = re.compile(rb"^(?:---|\.\.\.)(?=[ \t\r\n]|\Z)", re.MULTILINE)
 
 
 def split_documents(data: bytes) -> list[tuple[int, int, int]]:

@@ -49,7 +49,7 @@ import random
 import re
 import sys
 
-__all__ = ["generate", "emit_document"]
+__all__ = ["emit_document", "generate"]
 
 # --------------------------------------------------------------------------
 # A small block-style YAML emitter.
@@ -269,7 +269,7 @@ def _ports_plan(rng: random.Random, kind: str) -> tuple[list[dict], list[dict], 
 def _probe(rng: random.Random, cports: list[dict], kind: str) -> dict:
     r = rng.random()
     port0 = cports[0]
-    if r < 0.55 and not port0["containerPort"] in (5432, 6379, 3306):
+    if r < 0.55 and port0["containerPort"] not in (5432, 6379, 3306):
         port = port0.get("name") if ("name" in port0 and rng.random() < 0.6) else port0["containerPort"]
         handler = {"httpGet": {"path": rng.choice(["/healthz", "/ready", "/actuator/health",
                                                    "/-/healthy", "/live"]),
@@ -338,7 +338,8 @@ def _pod_spec(rng: random.Random, name: str, ns: str, kind: str, cports: list[di
               labels: dict) -> tuple[dict, dict]:
     """(pod template metadata, pod spec)."""
     db = rng.choice(DB_HOSTS)
-    image = f"registry.example.com/{ns.split('-')[0]}/{name}:{rng.randint(1, 4)}.{rng.randint(0, 30)}.{rng.randint(0, 9)}"
+    image = (f"registry.example.com/{ns.split('-')[0]}/{name}:"
+             f"{rng.randint(1, 4)}.{rng.randint(0, 30)}.{rng.randint(0, 9)}")
     container: dict = {
         "name": name if rng.random() < 0.7 else "app",
         "image": image,
@@ -446,7 +447,7 @@ def _pod_spec(rng: random.Random, name: str, ns: str, kind: str, cports: list[di
     if rng.random() < 0.1:
         annotations["sidecar.istio.io/rewriteAppHTTPProbers"] = "false"
     if rng.random() < 0.4:
-        annotations["checksum/config"] = "%064x" % rng.getrandbits(256)
+        annotations["checksum/config"] = f"{rng.getrandbits(256):064x}"
     tmeta: dict = {"labels": dict(labels)}
     if rng.random() < 0.1:
         tmeta["creationTimestamp"] = None

@@ -98,7 +98,7 @@ yamlfast = _import_yamlfast()
 
 
 # a line that is not blank, a comment, a directive or the `...` end marker
-_CONTENT_LINE = re.compile(rb"^(?![ \t]*(?:#|%|\.\.\.(?:[ \t\r]|$)))[ \t]*\S", re.M)
+_CONTENT_LINE = re.compile(rb"^(?![ \t]*(?:#|%|\.\.\.(?:[ \t\r]|$)))[ \t]*\S", re.MULTILINE)
 
 
 def _is_document(chunk: bytes) -> bool:
@@ -147,7 +147,7 @@ def _pool_batches(paths: list[str], target: int = 256 * 1024):
             continue
         docs = yamlfast.split_documents(data)
         cur_start = 0
-        for start, end, _ in docs:
+        for _start, end, _ in docs:
             if end - cur_start >= target:
                 batches.append((fi, data[cur_start:end]))
                 cur_start = end
@@ -661,7 +661,7 @@ def _err_loaders():
                 return list(yaml.load_all(s, Loader=yaml.CSafeLoader))
             except yaml.MarkedYAMLError as e:
                 m = e.problem_mark
-                raise _Located(m.line + 1, m.column + 1, " ".join(str(e).split()))
+                raise _Located(m.line + 1, m.column + 1, " ".join(str(e).split())) from e
         out["pyyaml"] = py
     except ImportError:
         pass
@@ -673,7 +673,7 @@ def _err_loaders():
                 ryml.parse_in_arena(s.encode())
             except ryml.ExceptionParse as e:
                 loc = e.errdata_parse.ymlloc
-                raise _Located(loc.line, loc.col + 1, e.msg or "(empty message)")
+                raise _Located(loc.line, loc.col + 1, e.msg or "(empty message)") from e
         out["ryml"] = ry
     with contextlib.suppress(ImportError):
         import yaml_rs
@@ -694,7 +694,7 @@ def _err_loaders():
                 diag = libfyaml.loads(s, mode="yaml1.1", collect_diag=True).to_python()
                 if isinstance(diag, list) and diag and isinstance(diag[0], dict) and "line" in diag[0]:
                     raise _Located(diag[0]["line"], diag[0]["column"],
-                                   f"{e} / collect_diag: {diag[0].get('message')}")
+                                   f"{e} / collect_diag: {diag[0].get('message')}") from e
                 raise
         out["libfyaml"] = fy
     return out
@@ -734,17 +734,23 @@ def bench_errors() -> None:
 # go-yaml v2 under sigs.k8s.io/yaml) and YAML 1.2 readers disagree.  The
 # real corpus has none of these; the generated set only has `defaultMode: 0644`.
 EDGE_FILES = {
-    "bool-1.1.yaml": "apiVersion: v1\nkind: Foo\nspec:\n  a: on\n  b: yes\n  c: Off\n  d: NO\n  e: True\n  f: y\n  g: n\n",
+    "bool-1.1.yaml": ("apiVersion: v1\nkind: Foo\nspec:\n"
+                      "  a: on\n  b: yes\n  c: Off\n  d: NO\n  e: True\n  f: y\n  g: n\n"),
     "bool-key.yaml": "apiVersion: v1\nkind: Foo\nspec:\n  y: 1\n  n: 2\n  on: 3\n",
-    "octal-hex.yaml": "apiVersion: v1\nkind: Foo\nspec:\n  defaultMode: 0644\n  o12: 0o644\n  hex: 0x1F\n  under: 1_000\n  plus: +12\n",
-    "timestamp.yaml": "apiVersion: v1\nkind: Foo\nspec:\n  d: 2024-01-02\n  t: 2001-12-14t21:59:43.10-05:00\n  quoted: \"2024-01-02\"\n",
+    "octal-hex.yaml": ("apiVersion: v1\nkind: Foo\nspec:\n"
+                       "  defaultMode: 0644\n  o12: 0o644\n  hex: 0x1F\n  under: 1_000\n  plus: +12\n"),
+    "timestamp.yaml": ("apiVersion: v1\nkind: Foo\nspec:\n"
+                       "  d: 2024-01-02\n  t: 2001-12-14t21:59:43.10-05:00\n  quoted: \"2024-01-02\"\n"),
     "sexagesimal.yaml": "apiVersion: v1\nkind: Foo\nspec:\n  ports: [8080:80, 22:22]\n  time: 12:30:00\n",
-    "float.yaml": "apiVersion: v1\nkind: Foo\nspec:\n  a: 1e3\n  b: .5\n  c: .inf\n  d: -.Inf\n  e: .NaN\n  f: 1.0e+3\n",
+    "float.yaml": ("apiVersion: v1\nkind: Foo\nspec:\n"
+                   "  a: 1e3\n  b: .5\n  c: .inf\n  d: -.Inf\n  e: .NaN\n  f: 1.0e+3\n"),
     "null.yaml": "apiVersion: v1\nkind: Foo\nspec:\n  a: ~\n  b: Null\n  c:\n  d: NULL\n",
-    "merge-keys.yaml": "apiVersion: v1\nkind: Foo\nbase: &base\n  cpu: 100m\n  memory: 64Mi\nspec:\n  limits:\n    <<: *base\n    cpu: 200m\n  requests: *base\n",
+    "merge-keys.yaml": ("apiVersion: v1\nkind: Foo\nbase: &base\n  cpu: 100m\n  memory: 64Mi\n"
+                        "spec:\n  limits:\n    <<: *base\n    cpu: 200m\n  requests: *base\n"),
     "duplicate-keys.yaml": "apiVersion: v1\nkind: Foo\nmetadata:\n  name: a\n  name: b\n",
     "tags.yaml": "apiVersion: v1\nkind: Foo\nspec:\n  a: !!str 5\n  b: !!int \"7\"\n  c: !!float 1\n",
-    "markers.yaml": "# leading comment\n--- {apiVersion: v1, kind: A}\n...\n# between\n---\napiVersion: v1\nkind: B\n---\n---\n# Source: empty\n",
+    "markers.yaml": ("# leading comment\n--- {apiVersion: v1, kind: A}\n...\n# between\n"
+                     "---\napiVersion: v1\nkind: B\n---\n---\n# Source: empty\n"),
     "comments-only.yaml": "# nothing here\n",
     "empty.yaml": "",
 }
@@ -767,13 +773,13 @@ def _dataset_paths(name: str, args, tmp: str) -> list[str]:
     n = {"gen100": 100, "gen1k": 1000, "gen10k": 10000}[name]
     d = os.path.join(args.gen_dir or tmp, name)
     sys.path.insert(0, HERE)
-    from generate import generate  # noqa: E402
+    from generate import generate
     return sorted(generate(d, n, seed=0))
 
 
 def _versions() -> str:
     try:
-        from importlib.metadata import version, PackageNotFoundError
+        from importlib.metadata import PackageNotFoundError, version
     except ImportError:
         return ""
     out = []
@@ -830,7 +836,8 @@ def main(argv=None) -> int:
                 fh.write("\n".join(paths) + "\n")
             print(f"\n=== {s} ({len(paths)} files) — time best/first of {args.repeat}, "
                   f"peak RSS of the process (pool workers), docs not equal to PyYAML CSafeLoader")
-            hdr = f"{'candidate':16} {'best s':>7} {'first s':>7} {'MB/s':>6} {'RSS MB':>7} {'(+load)':>8} {'workers':>7}  {'docs':>6} {'mismatch':>8} {'file errs':>9}"
+            hdr = (f"{'candidate':16} {'best s':>7} {'first s':>7} {'MB/s':>6} {'RSS MB':>7} {'(+load)':>8} "
+                   f"{'workers':>7}  {'docs':>6} {'mismatch':>8} {'file errs':>9}")
             print(hdr)
             print("-" * len(hdr))
             notes = []
