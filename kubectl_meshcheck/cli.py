@@ -268,14 +268,15 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
                        "(see 'kubectl meshcheck rules')", EXIT_INPUT)
     rules = host.registry.select(topic, select, ignore, opts.preview)
 
-    if not opts.filename and not opts.kustomize:
-        raise CliError("reading a live cluster is not available yet in this build; analyse manifests with "
-                       "-f FILE|DIR|- or -k DIR (try: kubectl meshcheck -f <dir> -R)", EXIT_CLUSTER)
     loaded = LoadResult()
+    live_unreadable: list[dict] = []
     if opts.filename:
         load_paths(opts.filename, opts.recursive, loaded)
     if opts.kustomize:
         load_kustomize(opts.kustomize, loaded)
+    if not opts.filename and not opts.kustomize:
+        live = _read_live(opts, rules)
+        loaded.objects, live_unreadable = live.objects, live.unreadable
     for e in loaded.errors:
         _err(e)
     for n in loaded.notes[:10]:
@@ -283,14 +284,14 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
     if len(loaded.notes) > 10:
         typer.echo(f"note: ... and {len(loaded.notes) - 10} more skipped documents", err=True)
     objects = loaded.objects
-    if opts.namespace and not opts.all_namespaces:
+    if opts.namespace and not opts.all_namespaces and (opts.filename or opts.kustomize):
         objects = [o for o in objects if o.namespace in (opts.namespace, None)]
 
     index = Index(objects, force_mode=force)
     for problem in index.problems:
         _warn(problem)
     engine = Engine(index, host.pm, config, use_annotations=not opts.no_annotation_suppressions)
-    result = engine.run(rules)
+    result = engine.run(rules, live_unreadable)
     shown = result.visible(min_sev, opts.show_suppressed)
     failing = result.failing(fail_on)
     code = EXIT_INPUT if loaded.errors else (EXIT_FINDINGS if failing else EXIT_OK)
@@ -315,6 +316,9 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
         "exitCode": code,
     }
     unreadable = [{"what": e} for e in loaded.errors] + result.unreadable
+    for u in result.unreadable:
+        _warn(f"could not read {u.get('what')}: {u.get('reason')}; skipped rules: "
+              f"{', '.join(u.get('skipped_rules', [])) or 'none'}")
 
     if opts.output in ("json", "yaml"):
         doc = rjson.document(shown, summary, unreadable, loaded.notes, rows)
@@ -345,6 +349,32 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
             typer.echo(f"note: namespace(s) {', '.join(sorted(index.unmeshed_namespaces))} are not in the mesh; "
                        "sidecar findings are skipped there (--mesh-mode sidecar checks them as if meshed).")
     return code
+
+
+def _read_live(opts: Options, rules) -> Any:
+    """Read the cluster of the current (or --context) context; only the kinds the rules need."""
+    from .sources.cluster import ClusterError, ClusterSettings, parse_duration, read_cluster
+
+    try:
+        timeout = parse_duration(opts.request_timeout)
+    except ValueError as e:
+        raise CliError(f"--request-timeout: {e}", EXIT_INPUT) from None
+    settings = ClusterSettings(kubeconfig=opts.kubeconfig, context=opts.context, namespace=opts.namespace,
+                               all_namespaces=opts.all_namespaces, selector=opts.selector, request_timeout=timeout)
+    kinds = {k for r in rules for k in r.kinds}
+    progress = None
+    if sys.stderr.isatty():
+        def progress(msg: str) -> None:
+            sys.stderr.write(f"\r\033[K{msg}")
+            sys.stderr.flush()
+    try:
+        result = read_cluster(settings, kinds, progress)
+    except ClusterError as e:
+        raise CliError(str(e), EXIT_CLUSTER) from None
+    finally:
+        if progress:
+            sys.stderr.write("\r\033[K")
+    return result
 
 
 def _cell(v: Any) -> str:

@@ -128,10 +128,11 @@ class Engine:
         for r in sorted(rules, key=lambda x: x.code):
             ctx = self.context(r)
             missing = sorted(r.kinds & skipped_kinds)
-            if missing:
+            if missing:  # judging on partial input would mislead: skip, and say so in MC003
                 for u in unreadable:
                     if u.get("kind") in missing:
                         u.setdefault("skipped_rules", []).append(r.code)
+                continue
             for subject in _subjects(r, self.index):
                 obj = _obj(subject)
                 if r.sidecar_only and self.index.mode_of(subject).mode is not MeshMode.SIDECAR:
