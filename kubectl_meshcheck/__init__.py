@@ -23,6 +23,7 @@ from .index import Context
 from .mesh.apps import Hint, effective_target_port, image_base, resolve_target_port
 from .mesh.apps import hints as app_hints
 from .mesh.injection import SYSTEM_NAMESPACES, ModeDecision
+from .mesh.observed import ContainerState, ObservedPod
 from .mesh.protocol import (
     RESERVED_PORTS,
     WELL_KNOWN_TCP_PORTS,
@@ -63,6 +64,7 @@ __all__ = [
     "SYSTEM_NAMESPACES",
     "WELL_KNOWN_TCP_PORTS",
     "Applicability",
+    "ContainerState",
     "Context",
     "Diagnostic",
     "Finding",
@@ -74,6 +76,7 @@ __all__ = [
     "MeshMode",
     "ModeDecision",
     "ObjectRef",
+    "ObservedPod",
     "Owner",
     "PatchOp",
     "PortProtocol",

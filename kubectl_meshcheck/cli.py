@@ -244,7 +244,7 @@ def _severity(value: str, flag: str) -> Severity:
 
 def run_analysis(topic: Topic | None, opts: Options) -> int:
     from .engine import Engine
-    from .index import Index
+    from .index import SELECTABLE_KINDS, Index, label_selector
     from .render import json as rjson
     from .render.patch import render_patches
     from .render.table import findings_table, table, use_colour
@@ -268,15 +268,21 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
                        "(see 'kubectl meshcheck rules')", EXIT_INPUT)
     rules = host.registry.select(topic, select, ignore, opts.preview)
 
+    matches_selector = None
+    if opts.selector:
+        try:
+            matches_selector = label_selector(opts.selector)
+        except ValueError as e:
+            raise CliError(f"-l/--selector: {e}", EXIT_INPUT) from None
     loaded = LoadResult()
-    live_unreadable: list[dict] = []
+    live = None
     if opts.filename:
         load_paths(opts.filename, opts.recursive, loaded)
     if opts.kustomize:
         load_kustomize(opts.kustomize, loaded)
     if not opts.filename and not opts.kustomize:
         live = _read_live(opts, rules)
-        loaded.objects, live_unreadable = live.objects, live.unreadable
+        loaded.objects = live.objects
     for e in loaded.errors:
         _err(e)
     for n in loaded.notes[:10]:
@@ -284,14 +290,16 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
     if len(loaded.notes) > 10:
         typer.echo(f"note: ... and {len(loaded.notes) - 10} more skipped documents", err=True)
     objects = loaded.objects
-    if opts.namespace and not opts.all_namespaces and (opts.filename or opts.kustomize):
+    if live is None and opts.namespace and not opts.all_namespaces:
         objects = [o for o in objects if o.namespace in (opts.namespace, None)]
+    if live is None and matches_selector:  # the live source asked the server to filter
+        objects = [o for o in objects if o.kind not in SELECTABLE_KINDS or matches_selector(o.labels)]
 
     index = Index(objects, force_mode=force)
     for problem in index.problems:
         _warn(problem)
     engine = Engine(index, host.pm, config, use_annotations=not opts.no_annotation_suppressions)
-    result = engine.run(rules, live_unreadable)
+    result = engine.run(rules, live.unreadable if live else [])
     shown = result.visible(min_sev, opts.show_suppressed)
     failing = result.failing(fail_on)
     code = EXIT_INPUT if loaded.errors else (EXIT_FINDINGS if failing else EXIT_OK)
@@ -315,6 +323,8 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
         "failOn": str(fail_on),
         "exitCode": code,
     }
+    if live is not None:
+        summary["cluster"] = live.summary()
     unreadable = [{"what": e} for e in loaded.errors] + result.unreadable
     for u in result.unreadable:
         _warn(f"could not read {u.get('what')}: {u.get('reason')}; skipped rules: "
@@ -345,6 +355,14 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
         if assumed:
             typer.echo(f"note: namespace(s) {', '.join(a or '(none)' for a in assumed)} are not described by the "
                        f"input; assumed {index.assume_mode.value} mode (set one with --mesh-mode).")
+        if live is not None:
+            scope = "all namespaces" if live.namespaces is None else f"namespace {live.namespaces[0]}"
+            typer.echo(f"note: read {scope} of context {live.context} ({live.server_version or 'version unknown'}) "
+                       f"in {live.requests} requests.")
+            istio_missing = live.istio_not_served()
+            if istio_missing:
+                typer.echo(f"note: the cluster does not serve {', '.join(istio_missing)} (Istio's CRDs are not "
+                           "installed?); analysed as if none exist.")
         if index.unmeshed_namespaces:
             typer.echo(f"note: namespace(s) {', '.join(sorted(index.unmeshed_namespaces))} are not in the mesh; "
                        "sidecar findings are skipped there (--mesh-mode sidecar checks them as if meshed).")
@@ -365,7 +383,7 @@ def _read_live(opts: Options, rules) -> Any:
     progress = None
     if sys.stderr.isatty():
         def progress(msg: str) -> None:
-            sys.stderr.write(f"\r\033[K{msg}")
+            sys.stderr.write(f"\r\033[K{msg}")  # one line, rewritten in place; cleared when done
             sys.stderr.flush()
     try:
         result = read_cluster(settings, kinds, progress)

@@ -17,7 +17,7 @@ import pluggy
 
 from .config import Config
 from .fixes import FixDoesNotApply, patched
-from .index import Context, Index, UndeclaredKind
+from .index import TEMPLATE_PATHS, Context, Index, UndeclaredKind
 from .model import (
     Applicability,
     Diagnostic,
@@ -34,6 +34,8 @@ from .model import (
     rule,
 )
 from .suppress import apply_suppressions
+
+WORKLOAD_KINDS = frozenset(TEMPLATE_PATHS)
 
 _ENGINE_DOC = """What it checks: {what}
 
@@ -101,6 +103,11 @@ def _subjects(rule_: Rule, index: Index) -> Iterable[K8sObject | Workload]:
             yield from index.objects(kind)
 
 
+def _needs(r: Rule, kind: str | None) -> bool:
+    """Does the rule look at this kind (directly, or as one of the kinds behind ``Workload``)?"""
+    return bool(kind) and (kind in r.kinds or ("Workload" in r.kinds and kind in WORKLOAD_KINDS))
+
+
 def _obj(subject: K8sObject | Workload) -> K8sObject:
     return subject.obj if isinstance(subject, Workload) else subject
 
@@ -122,19 +129,23 @@ class Engine:
 
     def run(self, rules: list[Rule], unreadable: list[dict[str, Any]] | None = None) -> RunResult:
         unreadable = list(unreadable or [])
-        skipped_kinds = {u["kind"] for u in unreadable if u.get("kind")}
         findings: list[Finding] = []
         looked_up: dict[str, set[str]] = {}
         for r in sorted(rules, key=lambda x: x.code):
             ctx = self.context(r)
-            missing = sorted(r.kinds & skipped_kinds)
-            if missing:  # judging on partial input would mislead: skip, and say so in MC003
-                for u in unreadable:
-                    if u.get("kind") in missing:
-                        u.setdefault("skipped_rules", []).append(r.code)
+            # judging on partial input would mislead: where a kind the rule needs could not be read
+            # (everywhere, or in one namespace), the rule skips those subjects, and MC003 names it
+            gaps = [u for u in unreadable if _needs(r, u.get("kind"))]
+            everywhere = any(u.get("namespace") is None for u in gaps)
+            gap_namespaces = {u.get("namespace") for u in gaps}
+            for u in gaps:
+                u.setdefault("skipped_rules", []).append(r.code)
+            if everywhere:
                 continue
             for subject in _subjects(r, self.index):
                 obj = _obj(subject)
+                if gap_namespaces and obj.namespace in gap_namespaces:
+                    continue
                 if r.sidecar_only and self.index.mode_of(subject).mode is not MeshMode.SIDECAR:
                     continue
                 try:

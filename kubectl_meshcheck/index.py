@@ -9,12 +9,14 @@ patched object in place of the original (so a fix can be re-checked offline).
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .mesh import injection
 from .mesh.config import MeshConfig, is_mesh_configmap, mesh_config_from
+from .mesh.observed import ObservedPod, observe
 from .model import K8sObject, MeshMode, ObjectRef, Workload
 
 #: kind -> JSON Pointer of its pod template
@@ -38,6 +40,41 @@ def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, An
     if not selector:
         return False
     return all(k in labels and str(labels[k]) == str(v) for k, v in selector.items())
+
+
+#: kinds a label selector (-l) narrows: the workloads and Services the user asks about; mesh-wide
+#: configuration (Namespaces, ServiceEntries, PeerAuthentications...) always counts in full
+SELECTABLE_KINDS = frozenset(TEMPLATE_PATHS) | {"Service"}
+
+_SET_OP = re.compile(r"^\s*(!?)\s*([A-Za-z0-9._/-]+)\s*(?:(notin|in)\s*\(([^)]*)\))?\s*$")
+_EQ_OP = re.compile(r"^\s*([A-Za-z0-9._/-]+)\s*(==|=|!=)\s*([A-Za-z0-9._-]*)\s*$")
+
+
+def label_selector(text: str) -> Callable[[Mapping[str, Any]], bool]:
+    """kubectl's ``-l``: ``k=v``, ``k==v``, ``k!=v``, ``k in (a,b)``, ``k notin (a,b)``, ``k``, ``!k``,
+    comma-separated (all must hold). Raises ValueError naming the bad term."""
+    terms: list[Callable[[Mapping[str, Any]], bool]] = []
+    for term in re.split(r",(?![^(]*\))", text):
+        eq = _EQ_OP.match(term)
+        st = None if eq else _SET_OP.match(term)
+        if eq:
+            key, op, value = eq.groups()
+            if op == "!=":
+                terms.append(lambda labels, k=key, v=value: str(labels.get(k, "")) != v or k not in labels)
+            else:
+                terms.append(lambda labels, k=key, v=value: k in labels and str(labels[k]) == v)
+        elif st and not (st.group(1) and st.group(3)):
+            neg, key, op, values = st.groups()
+            choices = {v.strip() for v in (values or "").split(",") if v.strip()}
+            if op == "in":
+                terms.append(lambda labels, k=key, c=choices: k in labels and str(labels[k]) in c)
+            elif op == "notin":
+                terms.append(lambda labels, k=key, c=choices: k not in labels or str(labels[k]) not in c)
+            else:
+                terms.append(lambda labels, k=key, n=bool(neg): (k in labels) != n)
+        else:
+            raise ValueError(f"invalid label selector term {term.strip()!r}")
+    return lambda labels: all(t(labels) for t in terms)
 
 
 def _controlled(obj: K8sObject) -> bool:
@@ -105,6 +142,8 @@ class Index:
                     continue
                 if isinstance(obj.get(path), dict):
                     self.workloads.append(Workload(obj, path))
+        self._pods_of: dict[ObjectRef, list[K8sObject]] | None = None
+        self._by_uid: dict[str, K8sObject] = {}
         self._svc_to_wl: dict[tuple, list[Workload]] | None = None
         self._wl_to_svc: dict[ObjectRef, list[K8sObject]] | None = None
         self.assumed_namespaces: set[str] = set()
@@ -170,6 +209,31 @@ class Index:
         if self._wl_to_svc is None:
             self._build_selection()
         return self._wl_to_svc.get(workload.ref, [])  # type: ignore[union-attr]
+
+    def _controller_of(self, obj: K8sObject) -> K8sObject | None:
+        """The object's controller (by uid when the input has them, else by kind and name)."""
+        for ref in (obj.data.get("metadata") or {}).get("ownerReferences") or []:
+            if isinstance(ref, dict) and ref.get("controller"):
+                by_uid = self._by_uid.get(ref.get("uid")) if ref.get("uid") else None
+                return by_uid or self._by_key.get((str(ref.get("kind")), obj.namespace or "", str(ref.get("name"))))
+        return None
+
+    def pods_of(self, workload: Workload) -> list[K8sObject]:
+        """The live Pods a workload runs: Pod -> ReplicaSet -> Deployment, Pod -> Job -> CronJob, ..."""
+        if self._pods_of is None:
+            self._by_uid = {o.data["metadata"]["uid"]: o for kind in TEMPLATE_PATHS for o in self.by_kind.get(kind, [])
+                            if isinstance(o.data.get("metadata"), dict) and o.data["metadata"].get("uid")}
+            pods_of: dict[ObjectRef, list[K8sObject]] = defaultdict(list)
+            for pod in self.by_kind.get("Pod", []):
+                top, seen = pod, 0
+                while seen < 4 and (parent := self._controller_of(top)) is not None:
+                    top, seen = parent, seen + 1
+                if top is not pod:
+                    pods_of[top.ref].append(pod)
+            self._pods_of = pods_of
+        if workload.obj.kind == "Pod":
+            return [workload.obj]
+        return self._pods_of.get(workload.ref, [])
 
     # -- mesh view ---------------------------------------------------------------------------
 
@@ -259,6 +323,13 @@ class Context:
         """Services whose selector matches the workload's pod template labels."""
         self._need("Service")
         return [self._swap(s) for s in self._index.services_for(workload)]
+
+    def observed_pods(self, workload: Workload) -> list[ObservedPod]:
+        """What the workload's live Pods show (injected? proxy running? restarts?); empty for manifests.
+
+        Declare ``Pod`` in ``reads`` to use it: the live source lists Pods only for rules that need them."""
+        self._need("Pod")
+        return [observe(p) for p in self._index.pods_of(workload)]
 
     def mode_of(self, obj: K8sObject | Workload) -> injection.ModeDecision:
         """Sidecar, ambient or none for a workload's pods (or a namespace's, for other objects)."""

@@ -223,3 +223,18 @@ def test_runs_through_kubectl_plugin_discovery():
                        capture_output=True, text=True, env={**os.environ, **env}, timeout=120)
     assert p.returncode == 1, p.stderr
     assert any(r["service"] == "argocd-server" for r in json.loads(p.stdout)["rows"])
+
+
+def test_label_selector_narrows_workloads_and_services_like_kubectl(tmp_path):
+    f = tmp_path / "two.yaml"
+    f.write_text(SVC_WEB.replace("metadata: {name: web, namespace: app}",
+                                 "metadata: {name: web, namespace: app, labels: {team: a}}") + "---\n" +
+                 SVC_WEB.replace("name: web, namespace: app", "name: api, namespace: app"))
+    everything = {f["object"]["name"] for f in js(run("-f", str(f), "-o", "json"))["findings"]}
+    assert everything == {"web", "api"}
+    only_a = {f["object"]["name"] for f in js(run("-f", str(f), "-o", "json", "-l", "team in (a,b)"))["findings"]}
+    assert only_a == {"web"}
+    not_a = {f["object"]["name"] for f in js(run("-f", str(f), "-o", "json", "-l", "team!=a"))["findings"]}
+    assert not_a == {"api"}
+    p = run("-f", str(f), "-l", "team in (a")
+    assert p.returncode == 3 and p.stderr.strip() == "error: -l/--selector: invalid label selector term 'team in (a'"

@@ -1,15 +1,21 @@
-"""Objects from a live cluster, read-only, fast, and graceful under partial access.
+"""Objects from a live cluster: read-only, fast, and graceful under partial access.
 
-- kubeconfig resolved like kubectl: ``--kubeconfig``, else ``$KUBECONFIG`` (several files), else
-  ``~/.kube/config``, else in-cluster; ``--context``; the user's kubeconfig is never rewritten.
+- kubeconfig resolved like kubectl: ``--kubeconfig``, else ``$KUBECONFIG`` (several files, merged by
+  the client), else ``~/.kube/config``, else in-cluster; ``--context``; exec credential plugins
+  through the client. The user's kubeconfig is never rewritten (``persist_config=False``).
+- Namespace scope like kubectl: ``-A``, else ``-n``, else the context's namespace, else ``default``
+  (in-cluster: ``$POD_NAMESPACE``, then the service account's namespace file).
 - Only what the selected rules need: their ``targets | reads`` kinds, in the namespaces in scope,
   never Secrets, and only the one ConfigMap the mesh config lives in.
-- Raw JSON pages (limit 500 with continue), not model objects (measured ~8x cheaper), with the
-  cyclic GC off while loading. Items come back in the same camelCase shape as manifests, so rules
-  and patches work identically on both.
-- A 403 on a kind or namespace, an API group that is not served (Istio CRDs absent), a timeout,
-  or a 429/5xx after bounded retries: the kind is skipped and reported (MC003); everything readable
-  is still analysed. Nothing reachable, or 401: :class:`ClusterError` (exit 4).
+- Raw JSON pages (limit 500 with continue), not model objects (the client's models cost ~8x the
+  parse), with the cyclic GC off while loading. Items come back in the same camelCase shape as
+  manifests, so rules and patches work identically on both; ``managedFields`` are dropped on
+  arrival (no rule reads them, and they are a fifth of a live object).
+- A 403 on a kind or namespace, a timeout, or a 429/5xx after bounded retries: that kind is reported
+  (MC003) and the rules that need it are skipped where it is missing; everything readable is still
+  analysed. An API group the server does not serve (Istio CRDs not installed) means there are no
+  such objects: it is named in the summary, not treated as an error. Nothing reachable, or 401:
+  :class:`ClusterError` (exit 4).
 - Only GET requests are ever sent.
 """
 
@@ -19,15 +25,19 @@ import gc
 import json
 import os
 import time
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
 
+from ..index import SELECTABLE_KINDS, TEMPLATE_PATHS
 from ..model import K8sObject, ObjectRef
 
-PAGE = 500
+PAGE = 500  # kubectl's --chunk-size default
 RETRIES = 2  # bounded retries on 429/5xx; urllib3's own retries are switched off
+MAX_RETRY_WAIT = 5.0  # seconds; a longer Retry-After is capped so a run never stalls
+PARALLEL_KINDS = 4  # lists in flight at once: overlaps the server's work with our parsing
+DEFAULT_TIMEOUT = 30.0  # seconds per request when --request-timeout is not given
 
 
 class ClusterError(Exception):
@@ -42,6 +52,7 @@ class Api:
     namespaced: bool = True
 
 
+_ISTIO_NET = ("v1", "v1beta1", "v1alpha3")
 #: kinds meshcheck can read, and where. Versions are tried in order; discovery decides.
 APIS: dict[str, Api] = {
     "Namespace": Api("", ("v1",), "namespaces", False),
@@ -53,20 +64,25 @@ APIS: dict[str, Api] = {
     "StatefulSet": Api("apps", ("v1",), "statefulsets"),
     "DaemonSet": Api("apps", ("v1",), "daemonsets"),
     "ReplicaSet": Api("apps", ("v1",), "replicasets"),
+    "ReplicationController": Api("", ("v1",), "replicationcontrollers"),
     "Job": Api("batch", ("v1",), "jobs"),
     "CronJob": Api("batch", ("v1",), "cronjobs"),
     "Ingress": Api("networking.k8s.io", ("v1",), "ingresses"),
+    "HTTPRoute": Api("gateway.networking.k8s.io", ("v1", "v1beta1"), "httproutes"),
     "ServiceMonitor": Api("monitoring.coreos.com", ("v1",), "servicemonitors"),
     "PodMonitor": Api("monitoring.coreos.com", ("v1",), "podmonitors"),
-    "ServiceEntry": Api("networking.istio.io", ("v1", "v1beta1", "v1alpha3"), "serviceentries"),
-    "Sidecar": Api("networking.istio.io", ("v1", "v1beta1", "v1alpha3"), "sidecars"),
-    "DestinationRule": Api("networking.istio.io", ("v1", "v1beta1", "v1alpha3"), "destinationrules"),
-    "VirtualService": Api("networking.istio.io", ("v1", "v1beta1", "v1alpha3"), "virtualservices"),
-    "Gateway": Api("networking.istio.io", ("v1", "v1beta1", "v1alpha3"), "gateways"),
+    "ServiceEntry": Api("networking.istio.io", _ISTIO_NET, "serviceentries"),
+    "Sidecar": Api("networking.istio.io", _ISTIO_NET, "sidecars"),
+    "DestinationRule": Api("networking.istio.io", _ISTIO_NET, "destinationrules"),
+    "VirtualService": Api("networking.istio.io", _ISTIO_NET, "virtualservices"),
+    "Gateway": Api("networking.istio.io", _ISTIO_NET, "gateways"),
+    "WorkloadEntry": Api("networking.istio.io", _ISTIO_NET, "workloadentries"),
     "PeerAuthentication": Api("security.istio.io", ("v1", "v1beta1"), "peerauthentications"),
+    "AuthorizationPolicy": Api("security.istio.io", ("v1", "v1beta1"), "authorizationpolicies"),
 }
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod")
+WORKLOAD_KINDS = tuple(k for k in TEMPLATE_PATHS if k in APIS)  # every kind with a pod template
 NEVER_READ = frozenset({"Secret"})
+MESH_CONFIGMAP = ("istio-system", "istio")
 
 
 @dataclass
@@ -76,7 +92,7 @@ class ClusterSettings:
     namespace: str | None = None
     all_namespaces: bool = False
     selector: str | None = None
-    request_timeout: float | None = 30.0
+    request_timeout: float | None = DEFAULT_TIMEOUT
 
 
 @dataclass
@@ -84,27 +100,38 @@ class ClusterResult:
     objects: list[K8sObject] = field(default_factory=list)
     unreadable: list[dict[str, Any]] = field(default_factory=list)
     context: str = ""
+    server_version: str = ""
     namespaces: list[str] | None = None  # None: all namespaces
-    absent: list[str] = field(default_factory=list)  # kinds whose API the server does not serve
+    not_served: list[str] = field(default_factory=list)  # kinds whose API group the server does not serve
     requests: int = 0
+    kinds: list[str] = field(default_factory=list)  # what was read
+
+    def istio_not_served(self) -> list[str]:
+        """Istio kinds the server does not serve: Istio's CRDs are not installed (or not these versions)."""
+        return [k for k in self.not_served if APIS[k].group.endswith("istio.io")]
+
+    def summary(self) -> dict[str, Any]:
+        return {"context": self.context, "serverVersion": self.server_version,
+                "namespaces": self.namespaces or "all", "kindsRead": self.kinds, "notServed": self.not_served,
+                "requests": self.requests}
 
 
 def parse_duration(text: str | None) -> float | None:
-    """kubectl's ``--request-timeout``: ``0`` = none, ``10`` = seconds, ``1s``, ``2m``, ``1h``."""
+    """kubectl's ``--request-timeout``: ``0`` = none, ``10`` = seconds, ``1s``, ``2m``, ``1h``, ``500ms``."""
     if text is None or text == "":
-        return 30.0
+        return DEFAULT_TIMEOUT
     t = text.strip()
     units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
     for suffix in ("ms", "s", "m", "h"):
-        if t.endswith(suffix) and t[: -len(suffix)].replace(".", "", 1).isdigit():
-            value = float(t[: -len(suffix)]) * units[suffix]
-            return value or None
+        number = t[: -len(suffix)]
+        if t.endswith(suffix) and number.replace(".", "", 1).isdigit():
+            return float(number) * units[suffix] or None
     if t.replace(".", "", 1).isdigit():
         return float(t) or None
-    raise ValueError(f"invalid duration {text!r} (use e.g. 30s, 2m, 0 for none)")
+    raise ValueError(f"invalid duration {text!r} (use e.g. 30s, 2m, or 0 for none)")
 
 
-def kinds_to_read(rule_kinds: set[str]) -> list[str]:
+def kinds_to_read(rule_kinds: set[str] | frozenset[str]) -> list[str]:
     """Expand ``Workload`` and add what every run needs (namespaces, the mesh ConfigMap)."""
     out: set[str] = {"Namespace", "ConfigMap"}
     for k in rule_kinds:
@@ -113,7 +140,7 @@ def kinds_to_read(rule_kinds: set[str]) -> list[str]:
 
 
 class _Client:
-    """The official client's transport, used for raw GETs only."""
+    """The official client's configuration and transport, used for raw GETs only."""
 
     def __init__(self, settings: ClusterSettings):
         try:
@@ -122,60 +149,51 @@ class _Client:
         except ImportError as e:  # pragma: no cover - dependency missing
             raise ClusterError(f"the kubernetes client is not installed: {e}") from None
         cfg = client.Configuration()
+        path = settings.kubeconfig
+        if path and not os.path.exists(os.path.expanduser(path)):
+            raise ClusterError(f"--kubeconfig {path}: no such file")
+        env_paths = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+        have_file = bool(path) or any(os.path.exists(os.path.expanduser(p)) for p in env_paths) or (
+            not env_paths and os.path.exists(os.path.expanduser("~/.kube/config")))
         try:
-            if settings.kubeconfig or os.environ.get("KUBECONFIG") or os.path.exists(
-                    os.path.expanduser("~/.kube/config")):
-                config.load_kube_config(config_file=settings.kubeconfig, context=settings.context,
-                                        client_configuration=cfg, persist_config=False)
-                self.context = settings.context or self._current_context(settings.kubeconfig)
-                self.default_namespace = self._context_namespace(settings.kubeconfig, settings.context)
+            if have_file:
+                contexts, current = config.list_kube_config_contexts(config_file=path)
+                chosen = next((c for c in contexts if c["name"] == settings.context), None) if settings.context \
+                    else current
+                if chosen is None:
+                    where = path or os.environ.get("KUBECONFIG") or "~/.kube/config"
+                    raise ClusterError(f"kubeconfig {where}: context {settings.context!r} not found "
+                                       f"(have: {', '.join(c['name'] for c in contexts) or 'none'})")
+                config.load_kube_config(config_file=path, context=settings.context, client_configuration=cfg,
+                                        persist_config=False)
+                self.context = chosen["name"]
+                self.default_namespace = (chosen.get("context") or {}).get("namespace") or "default"
             elif os.environ.get("KUBERNETES_SERVICE_HOST"):
                 config.load_incluster_config(client_configuration=cfg)
                 self.context = "in-cluster"
                 self.default_namespace = _in_cluster_namespace()
             else:
-                raise ClusterError("no kubeconfig found (--kubeconfig, $KUBECONFIG or ~/.kube/config) "
-                                   "and not running in a cluster")
+                raise ClusterError("no kubeconfig found (--kubeconfig, $KUBECONFIG or ~/.kube/config) and not "
+                                   "running in a cluster; to analyse files instead use -f FILE|DIR or -k DIR")
         except ConfigException as e:
-            raise ClusterError(f"kubeconfig: {str(e).splitlines()[0]}") from None
-        cfg.retries = False
+            raise ClusterError(f"kubeconfig: {str(e).strip().splitlines()[0]}") from None
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:  # malformed kubeconfig
+            raise ClusterError(f"kubeconfig {path or os.environ.get('KUBECONFIG') or '~/.kube/config'}: "
+                               f"cannot be used: {type(e).__name__}: {str(e).strip()[:200]}") from None
+        cfg.retries = False  # our own bounded retries; urllib3's would turn one timeout into four
         self.api = client.ApiClient(cfg)
+        self.host = cfg.host
         self.timeout = settings.request_timeout
         self.requests = 0
 
-    @staticmethod
-    def _contexts(path: str | None):
-        from kubernetes.config import list_kube_config_contexts
-
-        return list_kube_config_contexts(config_file=path)
-
-    def _current_context(self, path: str | None) -> str:
-        try:
-            return self._contexts(path)[1]["name"]
-        except Exception:
-            return "current"
-
-    def _context_namespace(self, path: str | None, name: str | None) -> str:
-        try:
-            contexts, current = self._contexts(path)
-            ctx = next((c for c in contexts if c["name"] == name), None) if name else current
-            return (ctx or {}).get("context", {}).get("namespace") or "default"
-        except Exception:
-            return "default"
-
-    def get(self, path: str, query: dict[str, Any] | None = None) -> tuple[int, dict[str, Any], dict]:
-        """(status, parsed JSON body, headers) of one GET; raises only on transport failure."""
-        url = path + (("?" + urlencode(query)) if query else "")
-        method, full, headers, _body, _ = self.api.param_serialize(
-            "GET", url, header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
+    def get(self, path: str, query: dict[str, Any] | None = None) -> tuple[int, bytes, dict]:
+        """(status, raw body, headers) of one GET; raises only on transport failure."""
+        method, url, headers, _body, _ = self.api.param_serialize(
+            "GET", path, query_params=list((query or {}).items()), header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"])
         self.requests += 1
-        resp = self.api.call_api(method, full, header_params=headers, _request_timeout=self.timeout)
-        raw = resp.read()
-        try:
-            body = json.loads(raw) if raw else {}
-        except ValueError:
-            body = {"message": raw[:200].decode(errors="replace")}
-        return resp.status, body, dict(resp.headers or {})
+        resp = self.api.call_api(method, url, header_params=headers, _request_timeout=self.timeout)
+        return resp.status, resp.read(), dict(resp.headers or {})
 
 
 def _in_cluster_namespace() -> str:
@@ -189,62 +207,102 @@ def _in_cluster_namespace() -> str:
 
 
 def _is_transport_error(e: Exception) -> bool:
-    mod = type(e).__module__
-    return mod.startswith("urllib3") or isinstance(e, (OSError, TimeoutError))
+    return type(e).__module__.startswith("urllib3") or isinstance(e, (OSError, TimeoutError))
 
 
-def _message(body: dict, status: int) -> str:
+def _transport_text(e: Exception) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    if "timed out" in text.lower() or "timeout" in type(e).__name__.lower():
+        return "timed out"
+    return f"{type(e).__name__}: {text[:160]}"
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else {}
+    except ValueError:
+        return {"message": raw[:200].decode(errors="replace")}
+
+
+def _message(raw: bytes, status: int) -> str:
+    body = _json(raw)
     msg = body.get("message") if isinstance(body, dict) else None
     return f"{status} {msg}" if msg else f"HTTP {status}"
 
 
-def read_cluster(settings: ClusterSettings, rule_kinds: set[str],
+def _get_with_retries(client: _Client, path: str, query: dict | None) -> tuple[int, bytes, dict]:
+    """A GET retried on 429 (honouring Retry-After) and 5xx, at most RETRIES times."""
+    for attempt in range(RETRIES + 1):
+        status, raw, headers = client.get(path, query)
+        if (status == 429 or status >= 500) and attempt < RETRIES:
+            wait = str(headers.get("Retry-After") or headers.get("retry-after") or "")
+            time.sleep(min(float(wait) if wait.isdigit() else 0.5 * (attempt + 1), MAX_RETRY_WAIT))
+            continue
+        return status, raw, headers
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def read_cluster(settings: ClusterSettings, rule_kinds: set[str] | frozenset[str],
                  progress: Callable[[str], None] | None = None) -> ClusterResult:
     client = _Client(settings)
     result = ClusterResult(context=client.context)
-    origin = f"cluster:{client.context}"
     try:
-        status, body, _ = client.get("/version")
+        status, raw, _ = client.get("/version")
     except Exception as e:
-        if _is_transport_error(e):
-            raise ClusterError(f"cannot reach the cluster of context {client.context!r}: "
-                               f"{type(e).__name__}: {str(e).splitlines()[0][:200]}") from None
-        raise
+        if not _is_transport_error(e):
+            raise
+        raise ClusterError(f"cannot reach the cluster of context {client.context!r} at {client.host}: "
+                           f"{_transport_text(e)}") from None
     if status == 401:
-        raise ClusterError(f"not authorised by the cluster of context {client.context!r} (401 Unauthorized)")
+        raise ClusterError(f"not authorised by the cluster of context {client.context!r} at {client.host} "
+                           "(401 Unauthorized: check the credentials or the exec plugin of the kubeconfig user)")
     if status >= 400:
-        raise ClusterError(f"the cluster of context {client.context!r} answered /version with {_message(body, status)}")
+        raise ClusterError(f"the cluster of context {client.context!r} answered /version with {_message(raw, status)}")
+    result.server_version = str((_json(raw) or {}).get("gitVersion", ""))
 
     namespaces = None if settings.all_namespaces else [settings.namespace or client.default_namespace]
     result.namespaces = namespaces
-    served = _served_versions(client, {APIS[k].group for k in kinds_to_read(rule_kinds)})
+    kinds = kinds_to_read(rule_kinds)
+    served = _served_versions(client, {APIS[k].group for k in kinds})
+    tasks: list[tuple[str, str, str, bool, str | None]] = []  # kind, apiVersion, path, single, namespace
+    for kind in kinds:
+        api = APIS[kind]
+        version = next((v for v in api.versions if v in served.get(api.group, ())), None)
+        if version is None:  # the CRD is not installed: there are no such objects
+            result.not_served.append(kind)
+            continue
+        base = f"/api/{version}" if not api.group else f"/apis/{api.group}/{version}"
+        api_version = version if not api.group else f"{api.group}/{version}"
+        result.kinds.append(kind)
+        if kind == "Namespace" and namespaces is not None:
+            tasks.append((kind, api_version, f"{base}/namespaces/{namespaces[0]}", True, None))
+        elif kind == "ConfigMap" and "ConfigMap" not in rule_kinds:  # only the mesh config
+            ns, name = MESH_CONFIGMAP
+            tasks.append((kind, api_version, f"{base}/namespaces/{ns}/configmaps/{name}", True, ns))
+        elif not api.namespaced or namespaces is None:
+            tasks.append((kind, api_version, f"{base}/{api.plural}", False, None))
+        else:
+            tasks.extend((kind, api_version, f"{base}/namespaces/{ns}/{api.plural}", False, ns) for ns in namespaces)
+            if kind == "ConfigMap" and MESH_CONFIGMAP[0] not in namespaces:
+                ns, name = MESH_CONFIGMAP
+                tasks.append((kind, api_version, f"{base}/namespaces/{ns}/configmaps/{name}", True, ns))
+
+    origin = f"cluster:{client.context}"
     gc_was = gc.isenabled()
-    gc.disable()
+    gc.disable()  # pages build millions of acyclic objects; the cyclic GC only costs time here
+    done = 0
     try:
-        kinds = kinds_to_read(rule_kinds)
-        for done, kind in enumerate(kinds, 1):
-            api = APIS[kind]
-            version = next((v for v in api.versions if v in served.get(api.group, ())), None)
-            if version is None:  # CRD not installed: there are no such objects, nothing is unknown
-                result.absent.append(kind)
-                continue
-            base = f"/api/{version}" if not api.group else f"/apis/{api.group}/{version}"
-            api_version = version if not api.group else f"{api.group}/{version}"
-            scopes: list[str | None] = [None] if (not api.namespaced or namespaces is None) else list(namespaces)
-            for ns in scopes:
-                if kind == "Namespace" and namespaces is not None:
-                    path, single = f"{base}/namespaces/{namespaces[0]}", True
-                elif kind == "ConfigMap":
-                    path, single = f"{base}/namespaces/istio-system/configmaps/istio", True
-                else:
-                    path = f"{base}/namespaces/{ns}/{api.plural}" if ns else f"{base}/{api.plural}"
-                    single = False
-                _read(client, kind, api_version, path, single, ns, settings, result, origin)
-                if kind in ("Namespace", "ConfigMap"):
-                    break
-            if progress:
-                progress(f"read {done}/{len(kinds)} kinds, {len(result.objects)} objects")
+        with ThreadPoolExecutor(PARALLEL_KINDS) as pool:
+            futures = [pool.submit(_read, client, t, settings, origin) for t in tasks]
+            for fut in futures:  # in task order: the result does not depend on which answer came first
+                objects, unreadable = fut.result()
+                result.objects.extend(objects)
+                result.unreadable.extend(unreadable)
+                done += 1
+                if progress:
+                    progress(f"reading the cluster: {done}/{len(tasks)} lists, {len(result.objects)} objects")
     finally:
+        gc.freeze()  # what was read lives for the whole run: keep it out of later collections
         if gc_was:
             gc.enable()
     result.requests = client.requests
@@ -252,72 +310,82 @@ def read_cluster(settings: ClusterSettings, rule_kinds: set[str],
 
 
 def _served_versions(client: _Client, groups: set[str]) -> dict[str, tuple[str, ...]]:
-    """Which versions of each API group the server serves (legacy discovery)."""
+    """Which versions of each API group the server serves (legacy discovery: one request)."""
     out: dict[str, tuple[str, ...]] = {"": ("v1",)}
     if not (groups - {""}):
         return out
-    status, body, _ = _get_with_retries(client, "/apis", None)
+    try:
+        status, raw, _ = _get_with_retries(client, "/apis", None)
+    except Exception as e:
+        if not _is_transport_error(e):
+            raise
+        status, raw = 0, b""
     if status == 200:
-        for g in body.get("groups") or []:
+        for g in _json(raw).get("groups") or []:
             out[g.get("name", "")] = tuple(v.get("version") for v in g.get("versions") or [])
-    else:
-        for g in groups - {""}:
-            out[g] = APIS_BY_GROUP.get(g, ())
+    else:  # discovery unreadable: try each kind's versions and let the lists answer
+        for api in APIS.values():
+            out.setdefault(api.group, api.versions)
     return out
 
 
-APIS_BY_GROUP: dict[str, tuple[str, ...]] = {}
-for _api in APIS.values():
-    APIS_BY_GROUP.setdefault(_api.group, _api.versions)
+def _slim(item: dict) -> dict:
+    meta = item.get("metadata")
+    if isinstance(meta, dict):
+        meta.pop("managedFields", None)
+    return item
 
 
-def _get_with_retries(client: _Client, path: str, query: dict | None) -> tuple[int, dict, dict]:
-    for attempt in range(RETRIES + 1):
-        status, body, headers = client.get(path, query)
-        if (status == 429 or status >= 500) and attempt < RETRIES:
-            wait = headers.get("Retry-After") or headers.get("retry-after") or "1"
-            time.sleep(min(float(wait) if str(wait).isdigit() else 1.0, 5.0))
-            continue
-        return status, body, headers
-    return status, body, headers  # pragma: no cover
-
-
-def _read(client: _Client, kind: str, api_version: str, path: str, single: bool, ns: str | None,
-          settings: ClusterSettings, result: ClusterResult, origin: str) -> None:
-    cont = None
-    where = f" in namespace {ns}" if ns else ""
+def _read(client: _Client, task: tuple[str, str, str, bool, str | None], settings: ClusterSettings,
+          origin: str) -> tuple[list[K8sObject], list[dict[str, Any]]]:
+    """All pages of one list (or one GET): the objects, or why they could not be read."""
+    kind, api_version, path, single, ns = task
+    where = f" in namespace {ns}" if ns and not single else ""
+    if kind == "ConfigMap" and single:
+        what = f"ConfigMap {ns}/{MESH_CONFIGMAP[1]} (the mesh config; Istio's defaults are assumed)"
+    elif kind == "Namespace" and single:
+        what = f"Namespace {path.rsplit('/', 1)[1]} (its labels decide the mesh mode; sidecar mode is assumed)"
+    else:
+        what = f"{kind}{where}"
+    objects: list[K8sObject] = []
+    cont: str | None = None
+    restarted = False
     while True:
         query: dict[str, Any] = {}
         if not single:
             query["limit"] = PAGE
             if cont:
                 query["continue"] = cont
-            if settings.selector and kind not in ("Namespace", "ConfigMap"):
+            if settings.selector and kind in SELECTABLE_KINDS:
                 query["labelSelector"] = settings.selector
         try:
-            status, body, _ = _get_with_retries(client, path, query or None)
+            status, raw, _ = _get_with_retries(client, path, query or None)
         except Exception as e:
             if not _is_transport_error(e):
                 raise
-            result.unreadable.append({"kind": kind, "namespace": ns, "what": f"{kind}{where}",
-                                      "reason": f"request failed: {type(e).__name__} "
-                                                f"(timeout {settings.request_timeout}s?)"})
-            return
+            timeout = f" (--request-timeout {settings.request_timeout:g}s)" if settings.request_timeout else ""
+            return [], [_unreadable(kind, ns, what, f"request failed: {_transport_text(e)}{timeout}")]
         if status == 401:
-            raise ClusterError(f"not authorised to read {kind}{where} (401 Unauthorized)")
+            raise ClusterError(f"not authorised to read {what} (401 Unauthorized)")
         if status == 404 and single:
-            return  # the namespace or the mesh ConfigMap does not exist: nothing to read
+            return [], []  # the namespace or the mesh ConfigMap does not exist: nothing to read
+        if status == 410 and cont and not restarted:  # continue token expired: one fresh, consistent list
+            objects, cont, restarted = [], None, True
+            continue
         if status >= 400:
-            result.unreadable.append({"kind": kind, "namespace": ns, "what": f"{kind}{where}",
-                                      "reason": _message(body, status)})
-            return
+            return [], [_unreadable(kind, ns, what, _message(raw, status))]
+        body = _json(raw)
         items = [body] if single else body.get("items") or []
         for item in items:
             item.setdefault("apiVersion", api_version)
             item.setdefault("kind", kind)
             meta = item.get("metadata") or {}
             ref = ObjectRef(item["apiVersion"], kind, meta.get("namespace"), meta.get("name", ""), origin)
-            result.objects.append(K8sObject(item, ref))
+            objects.append(K8sObject(_slim(item), ref))
         cont = None if single else (body.get("metadata") or {}).get("continue")
         if not cont:
-            return
+            return objects, []
+
+
+def _unreadable(kind: str, ns: str | None, what: str, reason: str) -> dict[str, Any]:
+    return {"kind": kind, "namespace": ns, "what": what, "reason": reason}
