@@ -8,11 +8,13 @@ the original. A fix is *verified* only if the finding at that path is gone. Disp
 
 from __future__ import annotations
 
+import copy
 import json
 import shlex
 from typing import Any
 
 import jsonpatch
+import jsonpointer
 
 from .model import Applicability, Fix, K8sObject
 
@@ -21,10 +23,39 @@ class FixDoesNotApply(Exception):
     pass
 
 
+def _copy_path(root: Any, pointer: str) -> None:
+    """Replace every container from ``root`` down to the parent of ``pointer`` by a shallow copy, so an
+    in-place patch changes only copies. Stops where the path does not exist (the patch then fails)."""
+    node = root
+    for token in jsonpointer.JsonPointer(pointer).parts[:-1]:
+        try:
+            key: Any = int(token) if isinstance(node, list) else token
+            child = node[key]
+        except (KeyError, IndexError, ValueError, TypeError):
+            return
+        if isinstance(child, dict):
+            child = node[key] = dict(child)
+        elif isinstance(child, list):
+            child = node[key] = list(child)
+        else:
+            return
+        node = child
+
+
 def apply_ops(data: dict, fix: Fix) -> dict:
-    """The target's content after the fix (a new dict; ``data`` is left untouched)."""
+    """The target's content after the fix (a new dict; ``data`` is left untouched).
+
+    Copy-on-write: only the containers on the patched paths are copied, not the whole object (a
+    deep copy per fix was most of the verification cost on big inputs)."""
+    ops = copy.deepcopy(fix.patch())  # the ops' values end up in the result: never share them
+    out = dict(data)
+    for op in ops:
+        if op.get("op") != "test":
+            for key in ("path", "from"):
+                if isinstance(op.get(key), str):
+                    _copy_path(out, op[key])
     try:
-        return jsonpatch.apply_patch(data, fix.patch(), in_place=False)
+        return jsonpatch.apply_patch(out, ops, in_place=True)
     except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as e:
         raise FixDoesNotApply(str(e)) from None
 

@@ -33,7 +33,8 @@ def injected_pod(name, owner_refs, app_state, proxy_state=None, native=False, re
     else:
         spec["initContainers"].append({"name": "istio-init", "image": "docker.io/istio/proxyv2:1.24.2"})
         spec["containers"].append(proxy)
-        statuses.append({"name": "istio-proxy", "ready": True, "restartCount": 0, "state": proxy_state or {"running": {}}})
+        statuses.append({"name": "istio-proxy", "ready": True, "restartCount": 0,
+                         "state": proxy_state or {"running": {}}})
     return obj({"apiVersion": "v1", "kind": "Pod",
                 "metadata": {"name": name, "namespace": "shop", "labels": {"app": "web"},
                              "annotations": {"sidecar.istio.io/status": STATUS}, "ownerReferences": owner_refs},

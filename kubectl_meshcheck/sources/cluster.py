@@ -103,6 +103,7 @@ class ClusterResult:
     server_version: str = ""
     namespaces: list[str] | None = None  # None: all namespaces
     not_served: list[str] = field(default_factory=list)  # kinds whose API group the server does not serve
+    owned_skipped: dict[str, int] = field(default_factory=dict)  # controller-owned objects read, then dropped
     requests: int = 0
     kinds: list[str] = field(default_factory=list)  # what was read
 
@@ -111,9 +112,13 @@ class ClusterResult:
         return [k for k in self.not_served if APIS[k].group.endswith("istio.io")]
 
     def summary(self) -> dict[str, Any]:
+        by_kind: dict[str, int] = {}
+        for o in self.objects:
+            by_kind[o.kind] = by_kind.get(o.kind, 0) + 1
         return {"context": self.context, "serverVersion": self.server_version,
-                "namespaces": self.namespaces or "all", "kindsRead": self.kinds, "notServed": self.not_served,
-                "requests": self.requests}
+                "namespaces": self.namespaces or "all", "kindsRead": self.kinds, "objectsByKind": by_kind,
+                "ownedSkipped": self.owned_skipped,
+                "notServed": self.not_served, "requests": self.requests}
 
 
 def parse_duration(text: str | None) -> float | None:
@@ -288,14 +293,19 @@ def read_cluster(settings: ClusterSettings, rule_kinds: set[str] | frozenset[str
                 tasks.append((kind, api_version, f"{base}/namespaces/{ns}/configmaps/{name}", True, ns))
 
     origin = f"cluster:{client.context}"
+    # controller-owned Pods, ReplicaSets and Jobs are not workloads of their own (the controller's
+    # template is the truth); they are kept only as evidence for rules that read Pods
+    drop_owned = frozenset() if "Pod" in rule_kinds else frozenset(CONTROLLED_KINDS) - set(rule_kinds)
     gc_was = gc.isenabled()
     gc.disable()  # pages build millions of acyclic objects; the cyclic GC only costs time here
     done = 0
     try:
         with ThreadPoolExecutor(PARALLEL_KINDS) as pool:
-            futures = [pool.submit(_read, client, t, settings, origin) for t in tasks]
-            for fut in futures:  # in task order: the result does not depend on which answer came first
-                objects, unreadable = fut.result()
+            futures = [pool.submit(_read, client, t, settings, origin, t[0] in drop_owned) for t in tasks]
+            for task, fut in zip(tasks, futures):  # in task order: the result does not depend on timing
+                objects, unreadable, dropped = fut.result()
+                if dropped:
+                    result.owned_skipped[task[0]] = result.owned_skipped.get(task[0], 0) + dropped
                 result.objects.extend(objects)
                 result.unreadable.extend(unreadable)
                 done += 1
@@ -329,6 +339,15 @@ def _served_versions(client: _Client, groups: set[str]) -> dict[str, tuple[str, 
     return out
 
 
+#: kinds whose controller-owned objects are evidence only: their pod template is the controller's
+CONTROLLED_KINDS = ("Pod", "ReplicaSet", "Job")
+
+
+def _owned(item: dict) -> bool:
+    refs = (item.get("metadata") or {}).get("ownerReferences") or ()
+    return any(isinstance(r, dict) and r.get("controller") for r in refs)
+
+
 def _slim(item: dict) -> dict:
     meta = item.get("metadata")
     if isinstance(meta, dict):
@@ -337,8 +356,9 @@ def _slim(item: dict) -> dict:
 
 
 def _read(client: _Client, task: tuple[str, str, str, bool, str | None], settings: ClusterSettings,
-          origin: str) -> tuple[list[K8sObject], list[dict[str, Any]]]:
-    """All pages of one list (or one GET): the objects, or why they could not be read."""
+          origin: str, drop_owned: bool = False) -> tuple[list[K8sObject], list[dict[str, Any]], int]:
+    """All pages of one list (or one GET): the objects (and how many owned ones were dropped), or why
+    they could not be read."""
     kind, api_version, path, single, ns = task
     where = f" in namespace {ns}" if ns and not single else ""
     if kind == "ConfigMap" and single:
@@ -348,6 +368,7 @@ def _read(client: _Client, task: tuple[str, str, str, bool, str | None], setting
     else:
         what = f"{kind}{where}"
     objects: list[K8sObject] = []
+    dropped = 0
     cont: str | None = None
     restarted = False
     while True:
@@ -364,19 +385,22 @@ def _read(client: _Client, task: tuple[str, str, str, bool, str | None], setting
             if not _is_transport_error(e):
                 raise
             timeout = f" (--request-timeout {settings.request_timeout:g}s)" if settings.request_timeout else ""
-            return [], [_unreadable(kind, ns, what, f"request failed: {_transport_text(e)}{timeout}")]
+            return [], [_unreadable(kind, ns, what, f"request failed: {_transport_text(e)}{timeout}")], 0
         if status == 401:
             raise ClusterError(f"not authorised to read {what} (401 Unauthorized)")
         if status == 404 and single:
-            return [], []  # the namespace or the mesh ConfigMap does not exist: nothing to read
+            return [], [], 0  # the namespace or the mesh ConfigMap does not exist: nothing to read
         if status == 410 and cont and not restarted:  # continue token expired: one fresh, consistent list
-            objects, cont, restarted = [], None, True
+            objects, dropped, cont, restarted = [], 0, None, True
             continue
         if status >= 400:
-            return [], [_unreadable(kind, ns, what, _message(raw, status))]
+            return [], [_unreadable(kind, ns, what, _message(raw, status))], 0
         body = _json(raw)
         items = [body] if single else body.get("items") or []
         for item in items:
+            if drop_owned and _owned(item):
+                dropped += 1
+                continue
             item.setdefault("apiVersion", api_version)
             item.setdefault("kind", kind)
             meta = item.get("metadata") or {}
@@ -384,7 +408,7 @@ def _read(client: _Client, task: tuple[str, str, str, bool, str | None], setting
             objects.append(K8sObject(_slim(item), ref))
         cont = None if single else (body.get("metadata") or {}).get("continue")
         if not cont:
-            return objects, []
+            return objects, [], dropped
 
 
 def _unreadable(kind: str, ns: str | None, what: str, reason: str) -> dict[str, Any]:

@@ -77,8 +77,8 @@ class Run:
         self.rc, self.wall, self.rss_mb, self.stdout_path, self.stderr = rc, wall, rss_mb, stdout_path, stderr
 
 
-def measure(cmd: list[str], work: str) -> Run:
-    """Run cmd once in a fresh process: exit code, wall seconds, peak RSS in MB."""
+def measure(cmd: list[str], work: str, env: dict[str, str] | None = None) -> Run:
+    """Run cmd once in a fresh process (environment ``env``, default ours): exit code, wall seconds, peak RSS in MB."""
     stdout_path = os.path.join(work, "stdout")
     report = os.path.join(work, "rusage")
     if os.path.exists(report):
@@ -90,7 +90,7 @@ def measure(cmd: list[str], work: str) -> Run:
         full = [sys.executable, "-c", _WRAPPER, report, *cmd]
     with open(stdout_path, "wb") as out:
         t0 = time.perf_counter()
-        proc = subprocess.run(full, stdout=out, stderr=subprocess.PIPE)
+        proc = subprocess.run(full, stdout=out, stderr=subprocess.PIPE, env=env)
         wall = time.perf_counter() - t0
     stderr = proc.stderr.decode("utf-8", "replace")
     rss_mb = None
@@ -114,12 +114,23 @@ def measure(cmd: list[str], work: str) -> Run:
     return Run(rc, wall, rss_mb, stdout_path, stderr)
 
 
-def dataset(root: str, workloads: int) -> tuple[str, int, int]:
-    """Directory with the manifests for ``workloads`` workloads: (dir, files, bytes)."""
-    d = os.path.join(root, f"workloads-{workloads}")
+def dataset(root: str, workloads: int, name: str = "workloads", make=None, suffix: str = ".yaml",
+            prefix: str = "ns-", tag: str = "") -> tuple[str, int, int]:
+    """Directory with the data for ``workloads`` workloads: (dir, files, bytes).
+
+    Reused when its stamp matches; else ``make(dir, workloads, seed)`` writes it (default: generate.py's
+    manifests).  The data files are those named ``prefix*suffix``; ``tag`` goes into the stamp.
+    """
+    d = os.path.join(root, f"{name}-{workloads}")
     stamp = os.path.join(d, ".bench-params")  # no .yaml/.json suffix: the tool ignores it
-    want = f"workloads={workloads} seed={SEED}\n"
-    files = sorted(f for f in os.listdir(d) if f.startswith("ns-") and f.endswith(".yaml")) if os.path.isdir(d) else []
+    want = f"workloads={workloads} seed={SEED}\n{tag}"
+
+    def data_files() -> list[str]:
+        if not os.path.isdir(d):
+            return []
+        return sorted(f for f in os.listdir(d) if f.startswith(prefix) and f.endswith(suffix))
+
+    files = data_files()
     try:
         with open(stamp) as fh:
             reuse = bool(files) and fh.read() == want
@@ -128,10 +139,12 @@ def dataset(root: str, workloads: int) -> tuple[str, int, int]:
     if reuse:
         how = "reused"
     else:
-        sys.path.insert(0, HERE)
-        from generate import generate
+        if make is None:
+            sys.path.insert(0, HERE)
+            from generate import generate as make
         t0 = time.perf_counter()
-        files = [os.path.basename(p) for p in generate(d, workloads, seed=SEED)]
+        make(d, workloads, SEED)
+        files = data_files()
         with open(stamp, "w") as fh:
             fh.write(want)
         how = f"generated in {time.perf_counter() - t0:.1f} s"

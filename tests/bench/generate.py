@@ -48,8 +48,9 @@ import os
 import random
 import re
 import sys
+from collections.abc import Iterator
 
-__all__ = ["emit_document", "generate"]
+__all__ = ["documents", "emit_document", "generate", "is_raw_octal"]
 
 # --------------------------------------------------------------------------
 # A small block-style YAML emitter.
@@ -553,23 +554,16 @@ def _workload_docs(rng: random.Random, ns: str, name: str, kind: str, chart: str
     return docs
 
 
-def _namespace_text(seed: int, i: int, n_workloads: int) -> tuple[str, str]:
-    """(file name, YAML text) for namespace i with n_workloads workloads."""
+def _ns_name(i: int) -> str:
+    return f"{TEAMS[i % len(TEAMS)]}-{i:03d}"
+
+
+def _namespace_docs(seed: int, i: int, n_workloads: int) -> Iterator[tuple[str | None, dict | None, str]]:
+    """(source template, object or None for an empty document, chart) of namespace i, in file order."""
     rng = random.Random(f"meshcheck-bench/{seed}/{i}")
-    ns = f"{TEAMS[i % len(TEAMS)]}-{i:03d}"
+    ns = _ns_name(i)
     helm = i % 3 != 2  # two in three files look like `helm template` output
-    leading = helm or i % 2 == 0
-    parts: list[str] = []
-
-    def add(src: str | None, obj: dict | None, chart: str) -> None:
-        if parts or leading:
-            parts.append("---\n")
-        if helm and src:
-            parts.append(f"# Source: {chart}/templates/{src}\n")
-        if obj is not None:
-            parts.append(emit_document(obj))
-
-    add("namespace.yaml", _namespace(i, ns), ns)
+    yield "namespace.yaml", _namespace(i, ns), ns
     used: set[str] = set()
     for kind in _kinds_for(n_workloads, rng):
         while True:
@@ -582,12 +576,48 @@ def _namespace_text(seed: int, i: int, n_workloads: int) -> tuple[str, str]:
         used.add(name)
         chart = name.split("-")[1] if rng.random() < 0.5 else ns.split("-")[0]
         for src, obj in _workload_docs(rng, ns, name, kind, chart):
-            add(src, obj, chart)
+            yield src, obj, chart
         if helm and rng.random() < 0.08:
-            add("hpa.yaml", None, chart)  # disabled template: an empty document
+            yield "hpa.yaml", None, chart  # disabled template: an empty document
         elif rng.random() < 0.01:
-            add(None, None, chart)  # a bare `---` followed by another `---`
+            yield None, None, chart  # a bare `---` followed by another `---`
+
+
+def _namespace_text(seed: int, i: int, n_workloads: int) -> tuple[str, str]:
+    """(file name, YAML text) for namespace i with n_workloads workloads."""
+    ns = _ns_name(i)
+    helm = i % 3 != 2
+    leading = helm or i % 2 == 0
+    parts: list[str] = []
+    for src, obj, chart in _namespace_docs(seed, i, n_workloads):
+        if parts or leading:
+            parts.append("---\n")
+        if helm and src:
+            parts.append(f"# Source: {chart}/templates/{src}\n")
+        if obj is not None:
+            parts.append(emit_document(obj))
     return f"ns-{i:03d}-{ns}.yaml", "".join(parts)
+
+
+def documents(workloads: int, seed: int = 0) -> Iterator[tuple[int, str, list[dict]]]:
+    """(namespace index, namespace, its objects) in the order generate() writes them; same rng.
+
+    The objects are the dicts the YAML is emitted from (Flow/Literal are list/str subclasses; an
+    unquoted octal ``0644`` is a str subclass, see ``is_raw_octal``): for tools that want the
+    same workloads in another form, e.g. live.py.
+    """
+    for i in range(_n_namespaces(workloads)):
+        n = min(NS_PER, workloads - i * NS_PER)
+        yield i, _ns_name(i), [obj for _src, obj, _chart in _namespace_docs(seed, i, n) if obj is not None]
+
+
+def is_raw_octal(v) -> bool:
+    """True for a scalar the YAML holds unquoted, like ``0644`` (420 to YAML 1.1 readers such as kubectl)."""
+    return isinstance(v, _Raw)
+
+
+def _n_namespaces(workloads: int) -> int:
+    return (workloads + NS_PER - 1) // NS_PER
 
 
 def generate(out_dir: str, workloads: int, seed: int = 0) -> list[str]:
@@ -604,7 +634,7 @@ def generate(out_dir: str, workloads: int, seed: int = 0) -> list[str]:
         if f.startswith("ns-") and f.endswith(".yaml"):
             os.remove(os.path.join(out_dir, f))
     paths = []
-    n_ns = (workloads + NS_PER - 1) // NS_PER
+    n_ns = _n_namespaces(workloads)
     for i in range(n_ns):
         n = min(NS_PER, workloads - i * NS_PER)
         fname, text = _namespace_text(seed, i, n)
