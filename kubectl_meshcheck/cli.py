@@ -80,6 +80,14 @@ _ANALYSIS_OPTIONS: list[tuple[str, Any, Any, Any]] = [
      typer.Option("--mesh-mode", metavar="MODE",
                   help="sidecar, ambient or none: treat every namespace as if labelled so (what if we meshed "
                        "this?). Without it, namespaces the input does not describe are assumed sidecar.")),
+    ("istio_version", Optional[str], None,
+     typer.Option("--istio-version", metavar="X.Y",
+                  help="Istio version whose injector to predict (offline). Default: the injector ConfigMap's "
+                       "global.tag if the input has one, else the newest behaviour.")),
+    ("native_sidecars", Optional[str], None,
+     typer.Option("--native-sidecars", metavar="true|false|auto",
+                  help="istiod's ENABLE_NATIVE_SIDECARS (offline). Default: the version's default (auto since "
+                       "1.27, false before); auto with unknown node versions assumes classic sidecars.")),
     ("show_suppressed", bool, False,
      typer.Option("--show-suppressed", help="Also list suppressed findings, with their reasons.")),
     ("unsafe_fixes", bool, False, typer.Option("--unsafe-fixes", help="Include unsafe fixes in -o patch.")),
@@ -117,6 +125,8 @@ class Options:
     fail_on: str = "error"
     min_severity: str = "info"
     mesh_mode: str | None = None
+    istio_version: str | None = None
+    native_sidecars: str | None = None
     show_suppressed: bool = False
     unsafe_fixes: bool = False
     preview: bool = False
@@ -295,7 +305,7 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
     if live is None and matches_selector:  # the live source asked the server to filter
         objects = [o for o in objects if o.kind not in SELECTABLE_KINDS or matches_selector(o.labels)]
 
-    index = Index(objects, force_mode=force)
+    index = Index(objects, force_mode=force, injector_settings=_injector_settings(opts, config))
     for problem in index.problems:
         _warn(problem)
     engine = Engine(index, host.pm, config, use_annotations=not opts.no_annotation_suppressions)
@@ -367,6 +377,27 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
             typer.echo(f"note: namespace(s) {', '.join(sorted(index.unmeshed_namespaces))} are not in the mesh; "
                        "sidecar findings are skipped there (--mesh-mode sidecar checks them as if meshed).")
     return code
+
+
+def _injector_settings(opts: Options, config) -> Any:
+    """Injector settings from the flags, over the config file's ``injection:`` block."""
+    from .mesh.injection import NATIVE_MODES, InjectorSettings, parse_version
+
+    base = config.injection or InjectorSettings()
+    version = base.istio_version
+    if opts.istio_version:
+        version = parse_version(opts.istio_version)
+        if version is None:
+            raise CliError(f"--istio-version: {opts.istio_version!r} is not a version like 1.27", EXIT_INPUT)
+    native = base.native_sidecars
+    if opts.native_sidecars:
+        native = opts.native_sidecars.lower()
+        if native not in NATIVE_MODES:
+            raise CliError(f"--native-sidecars: unknown value {opts.native_sidecars!r} (use true, false or auto)",
+                           EXIT_INPUT)
+    flags = opts.istio_version or opts.native_sidecars
+    source = "flags" if flags else base.source
+    return InjectorSettings(version, native, base.kubelet_versions, base.hold_install, base.cni, source)
 
 
 def _read_live(opts: Options, rules) -> Any:

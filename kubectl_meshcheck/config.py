@@ -13,6 +13,12 @@ Example::
     suppress:
       - {code: MC103, kind: Service, namespace: argocd, name: argocd-server,
          reason: "upstream chart; tracked in PLAT-123"}
+    injection:                    # how the install injects, for offline runs (flags win)
+      istioVersion: "1.26"
+      nativeSidecars: "false"     # true | false | auto (istiod's ENABLE_NATIVE_SIDECARS)
+      kubeletVersions: [v1.33.2]  # every node's, for auto
+      cni: true                   # Istio CNI (istio-validation) instead of istio-init
+      holdApplicationUntilProxyStarts: false  # the install value values.global.proxy.*
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from .mesh.injection import NATIVE_MODES, InjectorSettings, parse_version
 from .model import Severity
 
 
@@ -51,6 +58,7 @@ class Config:
     severity: dict[str, Severity] = field(default_factory=dict)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     suppress: list[SuppressEntry] = field(default_factory=list)
+    injection: InjectorSettings | None = None
 
 
 def _list(value: Any, where: str, path: str) -> list[str]:
@@ -96,6 +104,8 @@ def load_config(path: str | None) -> Config:
         if not isinstance(params, dict):
             raise ConfigError(f"{path}: rules.params.{code} must be a mapping")
         cfg.params[str(code).upper()] = params
+    if raw.get("injection") is not None:
+        cfg.injection = _injection(raw.get("injection"), path)
     for i, entry in enumerate(raw.get("suppress") or [], start=1):
         if not isinstance(entry, dict) or not entry.get("code"):
             raise ConfigError(f"{path}: suppress entry {i} needs at least 'code' and 'reason'")
@@ -111,3 +121,19 @@ def load_config(path: str | None) -> Config:
             )
         )
     return cfg
+
+
+def _injection(raw: Any, path: str) -> InjectorSettings:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: 'injection' must be a mapping")
+    version = None
+    if raw.get("istioVersion") is not None:
+        version = parse_version(str(raw["istioVersion"]))
+        if version is None:
+            raise ConfigError(f"{path}: injection.istioVersion {raw['istioVersion']!r} is not a version like 1.27")
+    native = "" if raw.get("nativeSidecars") is None else str(raw["nativeSidecars"]).lower()
+    if native and native not in NATIVE_MODES:
+        raise ConfigError(f"{path}: injection.nativeSidecars must be true, false or auto")
+    kubelets = _list(raw.get("kubeletVersions"), "injection.kubeletVersions", path)
+    return InjectorSettings(version, native, tuple(kubelets), raw.get("holdApplicationUntilProxyStarts") is True,
+                            raw.get("cni") is True, f"config {path}")

@@ -117,6 +117,7 @@ class Index:
         assume_mode: MeshMode = MeshMode.SIDECAR,
         mesh_config: MeshConfig | None = None,
         force_mode: MeshMode | None = None,
+        injector_settings: injection.InjectorSettings | None = None,
     ) -> None:
         """``assume_mode`` applies to namespaces the input does not describe; ``force_mode`` (an
         explicit ``--mesh-mode``) to every namespace, as if labelled so: "what if we meshed this?".
@@ -130,6 +131,8 @@ class Index:
             self._by_ref[obj.ref] = obj
         self.assume_mode = force_mode or assume_mode
         self.force_mode = force_mode
+        self._injector_base = injector_settings or injection.InjectorSettings()
+        self._injector: injection.InjectorSettings | None = None
         self.problems: list[str] = []
         self.mesh_config = mesh_config or self._find_mesh_config()
         self.namespace_labels: dict[str, dict] = {
@@ -160,6 +163,14 @@ class Index:
                     self.problems.append(problem)
                 return cfg
         return MeshConfig()
+
+    @property
+    def injector_settings(self) -> injection.InjectorSettings:
+        """Flags/config refined by what the input shows of the install (injector ConfigMap, istiod, Nodes)."""
+        if self._injector is None:
+            install = [*self.objects("ConfigMap"), *self.objects("Deployment"), *self.objects("Node")]
+            self._injector = injection.settings_from_objects(install, self._injector_base)
+        return self._injector
 
     # -- lookups ---------------------------------------------------------------------------
 
@@ -245,7 +256,8 @@ class Index:
             d = self._modes[key] = self._decide_mode(obj)
         return d
 
-    def _decide_mode(self, obj: K8sObject | Workload) -> injection.ModeDecision:
+    def _decide_mode(self, obj: K8sObject | Workload, record: bool = True) -> injection.ModeDecision:
+        """``record``: note assumed and unmeshed namespaces for the summary (not while a fix is re-checked)."""
         ns = obj.namespace
         ns_labels = self.namespace_labels.get(ns) if ns is not None and not self.force_mode else None
         if isinstance(obj, Workload):
@@ -254,9 +266,9 @@ class Index:
             d = injection.namespace_mode(ns, ns_labels, self.assume_mode)
         if d.assumed and self.force_mode:
             return injection.ModeDecision(d.mode, f"--mesh-mode {d.mode.value}")
-        if d.assumed:
+        if record and d.assumed:
             self.assumed_namespaces.add(ns or "")
-        elif d.mode is MeshMode.NONE and ns in self.namespace_labels:
+        elif record and d.mode is MeshMode.NONE and ns in self.namespace_labels:
             self.unmeshed_namespaces.add(ns)
         return d
 
@@ -301,6 +313,17 @@ class Context:
     def mesh_config(self) -> MeshConfig:
         return self._index.mesh_config
 
+    @property
+    def injector_settings(self) -> injection.InjectorSettings:
+        """How the install injects (Istio version, native sidecars, CNI, hold): install facts like the
+        mesh config, so not a declared-kind lookup."""
+        return self._index.injector_settings
+
+    @property
+    def force_mode(self) -> MeshMode | None:
+        """The ``--mesh-mode`` every namespace is treated with ("as if labelled so"), or None."""
+        return self._index.force_mode
+
     def objects(self, kind: str) -> list[K8sObject]:
         self._need(kind)
         return [self._swap(o) for o in self._index.objects(kind)]
@@ -334,7 +357,7 @@ class Context:
     def mode_of(self, obj: K8sObject | Workload) -> injection.ModeDecision:
         """Sidecar, ambient or none for a workload's pods (or a namespace's, for other objects)."""
         if self._repl:  # a fix may have changed the labels that decide it
-            return self._index._decide_mode(obj)
+            return self._index._decide_mode(obj, record=False)
         return self._index.mode_of(obj)
 
     def cached(self, key: tuple, compute: Callable[[], Any]) -> Any:

@@ -11,6 +11,7 @@ from typing import Any
 
 from .engine import RunResult
 from .mesh.apps import effective_target_port, resolve_target_port
+from .mesh.injection import PROXY_CONTAINER, calls_quit, injection_of, network_at_start
 from .mesh.protocol import service_port_protocol
 from .model import Finding, Topic
 
@@ -79,6 +80,84 @@ def ports_rows(result: RunResult) -> list[dict[str, Any]]:
     return rows
 
 
+STARTUP_COLUMNS = [
+    ("NAMESPACE", "namespace"), ("WORKLOAD", "workload"), ("MESH", "mesh"), ("PROXY", "proxy"), ("HOLD", "hold"),
+    ("INIT CONTAINERS", "initContainers"), ("BATCH", "batchCompletion"), ("FINDINGS", "findings"),
+]
+STARTUP_WIDE = [("WHY", "nativeReason"), ("CONTAINER ORDER", "containerOrder"),
+                ("INIT ORDER", "initContainerOrder")]
+_ISTIO_INITS = ("istio-init", "istio-validation", "enable-core-dump", PROXY_CONTAINER)
+
+
+def _batch(wl, inj) -> str:
+    """How a Job's pods will complete with this sidecar ("" for long-running workloads)."""
+    if wl.obj.kind not in ("Job", "CronJob"):
+        return ""
+    if not inj.injected:
+        return "no sidecar"
+    if inj.native:
+        return "native sidecar stops with the job"
+    if any(calls_quit(c) for _, c in wl.containers()):
+        return "command calls quitquitquit"
+    return "never completes (classic sidecar)"
+
+
+def startup_rows(result: RunResult) -> list[dict[str, Any]]:
+    """One row per workload: mode, where istio-proxy runs, hold and its source, init containers that
+    use the network, how a Job completes, findings. Built from ``mesh.injection``, as the rules are.
+
+    Keys: namespace, workload (Kind/name), kind, name, mesh (sidecar/ambient/none, ``?`` if assumed),
+    meshReason, proxy (native/first/last/none/ambient; ``?`` if it rests on an assumption, ``(injected)``
+    if read from an injected pod), placement, predicted, assumed, nativeReason, hold (yes (source) / no /
+    ignored (native sidecar)), holdDetail {inEffect, source, requested, ignored}, postStartWait,
+    initContainers (user init containers, ``(network)`` if they use it), initNeedsNetwork [{name,
+    evidence}], batchCompletion (Jobs/CronJobs only), containerOrder, initContainerOrder (after
+    injection), findings (MC2xx codes), origin."""
+    index = result.index
+    by_obj: dict[tuple, set[str]] = {}
+    for f in result.findings:
+        if not f.suppressed and f.code.startswith("MC2"):
+            by_obj.setdefault(f.object.key, set()).add(f.code)
+    rows = []
+    for wl in sorted(index.workloads, key=lambda w: (w.namespace or "", w.obj.kind, w.obj.name)):
+        mode = index.mode_of(wl)
+        inj = injection_of(wl, index)
+        inits = [{"name": c.get("name"), "network": network_at_start(c)} for _, c in wl.containers(init=True)
+                 if c.get("name") not in _ISTIO_INITS]
+        if inj.hold.in_effect:
+            hold = f"yes ({inj.hold.source})"
+        elif inj.hold.requested:
+            hold = "ignored (native sidecar)"
+        else:
+            hold = "no"
+        proxy = inj.placement + ("?" if inj.assumed else "") + ("" if inj.predicted else " (injected)")
+        rows.append({
+            "namespace": wl.namespace or "",
+            "workload": f"{wl.obj.kind}/{wl.obj.name}",
+            "kind": wl.obj.kind,
+            "name": wl.obj.name,
+            "mesh": mode.mode.value + ("?" if mode.assumed else ""),
+            "meshReason": mode.reason,
+            "proxy": proxy,
+            "placement": inj.placement,
+            "predicted": inj.predicted,
+            "assumed": inj.assumed,
+            "nativeReason": inj.native_reason,
+            "hold": hold,
+            "holdDetail": inj.hold.to_json(),
+            "postStartWait": inj.post_start_wait,
+            "initContainers": [f"{i['name']} (network)" if i["network"] else str(i["name"]) for i in inits],
+            "initNeedsNetwork": [{"name": i["name"], "evidence": i["network"]} for i in inits if i["network"]],
+            "batchCompletion": _batch(wl, inj),
+            "containerOrder": list(inj.containers),
+            "initContainerOrder": list(inj.init_containers),
+            "findings": sorted(by_obj.get(wl.ref.key, ())),
+            "origin": wl.obj.location(wl.template_path),
+        })
+    return rows
+
+
 VIEWS: dict[Topic, tuple[Callable[[RunResult], list[dict]], list, list]] = {
     Topic.PORTS: (ports_rows, PORTS_COLUMNS, PORTS_WIDE),
+    Topic.STARTUP: (startup_rows, STARTUP_COLUMNS, STARTUP_WIDE),
 }

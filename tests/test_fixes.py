@@ -21,7 +21,7 @@ def test_patched_copy_has_the_change_and_the_original_is_untouched():
     out = apply_ops(SVC, fix(("test", "/spec/ports/0/name", "web"), ("add", "/spec/ports/0/appProtocol", "http"),
                              ("replace", "/spec/ports/1/name", "grpc-api"), ("remove", "/metadata/labels/app"),
                              ("add", "/metadata/annotations", {"a": "b"})))
-    assert SVC == before
+    assert before == SVC
     assert out["spec"]["ports"] == [{"name": "web", "port": 80, "appProtocol": "http"},
                                     {"name": "grpc-api", "port": 9090}]
     assert out["metadata"] == {"name": "web", "labels": {}, "annotations": {"a": "b"}}
@@ -32,4 +32,4 @@ def test_a_stale_object_refuses_the_fix_and_stays_untouched():
     before = copy.deepcopy(SVC)
     with pytest.raises(FixDoesNotApply):
         apply_ops(SVC, fix(("add", "/spec/ports/0/appProtocol", "http"), ("test", "/spec/ports/0/name", "http")))
-    assert SVC == before
+    assert before == SVC

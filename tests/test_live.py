@@ -182,6 +182,10 @@ def test_istio_crds_absent_is_said_and_not_an_error(tmp_path):
         kc = write_kubeconfig(str(tmp_path / "config"), srv.start(), namespace="shop")
         read = read_cluster(ClusterSettings(kubeconfig=kc), {"Service", "ServiceEntry", "PeerAuthentication"})
         assert [o.name for o in read.objects if o.kind == "ServiceEntry"] == ["db"] and not read.not_served
+    with KubeAPIServer(objects=objects, served_versions={"networking.istio.io": ["v1alpha3"]}) as srv:  # old Istio
+        kc = write_kubeconfig(str(tmp_path / "config"), srv.start(), namespace="shop")
+        read = read_cluster(ClusterSettings(kubeconfig=kc), {"ServiceEntry"})
+        assert [o.ref.api_version for o in read.objects if o.kind == "ServiceEntry"] == ["networking.istio.io/v1alpha3"]
     with KubeAPIServer(objects=EXAMPLE_OBJECTS, absent_groups=("networking.istio.io", "security.istio.io")) as srv:
         kc = write_kubeconfig(str(tmp_path / "config"), srv.start(), namespace="shop")
         read = read_cluster(ClusterSettings(kubeconfig=kc), {"Service", "ServiceEntry", "PeerAuthentication"})

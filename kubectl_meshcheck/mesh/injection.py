@@ -20,9 +20,18 @@ manifests/charts/istio-control/istio-discovery/templates/mutatingwebhook.yaml):
 
 from __future__ import annotations
 
+import functools
+
+import json
+import re
 from dataclasses import dataclass
+from typing import Any
+
+import yaml
 
 from ..model import MeshMode
+
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "local-path-storage"})
 
@@ -44,12 +53,13 @@ class ModeDecision:
 
 
 def is_injected(pod_meta: dict, pod_spec: dict) -> bool:
-    """The pod already carries a sidecar (live pods, or injected manifests)."""
+    """The pod already carries a sidecar (live pods, or injected manifests). An ``istio-proxy`` with
+    ``image: auto`` is a placeholder for the injector to fill in (gateway injection), not a sidecar."""
     if STATUS_ANNOTATION in ((pod_meta or {}).get("annotations") or {}):
         return True
     for key in ("containers", "initContainers"):
         for c in (pod_spec or {}).get(key) or []:
-            if isinstance(c, dict) and c.get("name") == PROXY_CONTAINER:
+            if isinstance(c, dict) and c.get("name") == PROXY_CONTAINER and c.get("image") != "auto":
                 return True
     return False
 
@@ -110,3 +120,533 @@ def dataplane_mode(
 def namespace_mode(namespace: str | None, ns_labels: dict | None, assume: MeshMode) -> ModeDecision:
     """The mode a namespace gives pods that do not decide for themselves (for Services)."""
     return dataplane_mode(namespace, ns_labels, None, None, assume)
+
+
+# -- the injected pod: where istio-proxy goes, in what order, and whether the app is held ---------
+#
+# Facts (reference/istio-facts.md §B1-B4; istio/istio pkg/kube/inject/webhook.go ``reorderPod``,
+# manifests/charts/istio-control/istio-discovery/files/injection-template.yaml,
+# pilot/pkg/features/pilot.go; checked against the injector goldens in corpus/istio-inject):
+#
+# - Native sidecars (istio-proxy as an init container with ``restartPolicy: Always``): istiod's
+#   ENABLE_NATIVE_SIDECARS, added in 1.19 (default false), default ``auto`` since 1.27 (on only if
+#   every node's kubelet is >= 1.33, or the pod's node's when it has one). The pod annotation
+#   ``sidecar.istio.io/nativeSidecar: "true"|"false"`` (since 1.24) overrides the setting.
+# - Init containers, native: istio-init, istio-validation, the containers named in
+#   ``sidecar.istio.io/init-containers-before-proxy``, istio-proxy, enable-core-dump, then the user's.
+#   Classic: istio-validation first, the user's, then istio-init and enable-core-dump last, so user
+#   init containers run before iptables is set up (istio-init) or after it (istio-validation, CNI).
+# - Containers: istio-proxy last, or first when hold is in effect (classic only).
+# - Hold: the pod's ``proxy.istio.io/config`` annotation (a ProxyConfig, YAML or JSON) is merged over
+#   ``meshConfig.defaultConfig`` (so a per-pod ``false`` overrides a mesh-wide ``true``), then ORed with
+#   the install value ``values.global.proxy.holdApplicationUntilProxyStarts``. It adds the
+#   ``pilot-agent wait`` postStart hook, and is ignored with native sidecars (the template's
+#   ``$holdProxy`` requires ``not $nativeSidecar``); the sidecar's startupProbe orders startup then.
+# - ``interceptionMode: NONE`` (annotation or ProxyConfig): no istio-init/istio-validation at all.
+# - Versions: install value since 1.7, ProxyConfig field and annotation since 1.8.
+#
+# Not modelled: auto mode's per-node check for pods that already name a node (``kubeletVersions`` are
+# every node's); custom injection templates (``inject.istio.io/templates``, e.g. gateway), whose layout
+# may differ; ``values.global.proxy.lifecycle`` replacing the hook; enable-core-dump.
+# UNCONFIRMED: how a ``proxy.istio.io/config`` annotation that does not parse is treated at
+# admission (we say "not applied"); the release that added ``init-containers-before-proxy``.
+
+NATIVE_ANNOTATION = "sidecar.istio.io/nativeSidecar"
+PROXY_CONFIG_ANNOTATION = "proxy.istio.io/config"
+INTERCEPTION_ANNOTATION = "sidecar.istio.io/interceptionMode"
+INIT_BEFORE_PROXY_ANNOTATION = "sidecar.istio.io/init-containers-before-proxy"
+HOLD_KEY = "holdApplicationUntilProxyStarts"
+INIT_CONTAINER = "istio-init"
+VALIDATION_CONTAINER = "istio-validation"
+CORE_DUMP_CONTAINER = "enable-core-dump"
+INJECTOR_CONFIGMAP = "istio-sidecar-injector"
+#: the first release with each behaviour (facts sheet §B1/§B2)
+NATIVE_SINCE, NATIVE_ANNOTATION_SINCE, NATIVE_AUTO_SINCE, HOLD_ANNOTATION_SINCE = (1, 19), (1, 24), (1, 27), (1, 8)
+NATIVE_MIN_KUBELET = 33  # auto mode: every node's kubelet >= 1.33
+NATIVE_MODES = ("true", "false", "auto")
+
+
+def parse_version(text: str | None) -> tuple[int, int] | None:
+    """``1.27``, ``1.27.3``, ``v1.33.0-gke.1`` -> (major, minor); None when it is not a version."""
+    m = re.match(r"^\s*v?(\d+)\.(\d+)", str(text or ""))
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+@dataclass(frozen=True)
+class InjectorSettings:
+    """How the install injects, from flags/config (offline) or the injector ConfigMap in the input.
+
+    Defaults (documented in ``--help``): Istio version unknown, read as the newest behaviour;
+    native sidecars at the version's default (``auto`` since 1.27, ``false`` before); kubelet
+    versions unknown, so ``auto`` cannot decide and a classic sidecar is *assumed* (the case where
+    the startup pitfalls apply; say ``--native-sidecars true`` if every node runs kubelet >= 1.33).
+    ``auto`` with known versions: native only if every node's kubelet is >= 1.33.
+    """
+
+    istio_version: tuple[int, int] | None = None
+    native_sidecars: str = ""  # "true" | "false" | "auto" | "" (the version's default)
+    kubelet_versions: tuple[str, ...] = ()  # every node's kubelet, for auto; () = unknown
+    hold_install: bool = False  # values.global.proxy.holdApplicationUntilProxyStarts
+    cni: bool = False  # Istio CNI (istio-validation) instead of istio-init
+    source: str = "defaults"
+    namespaces_by_default: bool = False  # sidecarInjectorWebhook.enableNamespacesByDefault
+
+    def at_least(self, version: tuple[int, int]) -> bool:
+        """Does the install have behaviour first released in ``version``? Unknown: yes (newest)."""
+        return self.istio_version is None or self.istio_version >= version
+
+    @property
+    def native_mode(self) -> str:
+        if not self.at_least(NATIVE_SINCE):
+            return "false"
+        if self.native_sidecars in NATIVE_MODES:
+            return self.native_sidecars
+        return "auto" if self.at_least(NATIVE_AUTO_SINCE) else "false"
+
+    def to_json(self) -> dict[str, Any]:
+        v = self.istio_version
+        return {"istioVersion": f"{v[0]}.{v[1]}" if v else None, "nativeSidecars": self.native_mode,
+                "kubeletVersions": list(self.kubelet_versions), "holdInstallValue": self.hold_install,
+                "cni": self.cni, "namespacesByDefault": self.namespaces_by_default, "source": self.source}
+
+
+def settings_from_injector_values(values: dict, base: InjectorSettings | None = None) -> InjectorSettings:
+    """Settings from the injector ConfigMap's ``data.values`` (global.tag, pilot.env, CNI, hold)."""
+    base = base or InjectorSettings()
+    glob = values.get("global") if isinstance(values.get("global"), dict) else {}
+    proxy = glob.get("proxy") if isinstance(glob.get("proxy"), dict) else {}
+    pilot = values.get("pilot") if isinstance(values.get("pilot"), dict) else {}
+    env = pilot.get("env") if isinstance(pilot.get("env"), dict) else {}
+    cni = (values.get("istio_cni") or {}).get("enabled") if isinstance(values.get("istio_cni"), dict) else None
+    if cni is None and isinstance(pilot.get("cni"), dict):
+        cni = pilot["cni"].get("enabled")
+    native = str(env.get("ENABLE_NATIVE_SIDECARS", "")).lower()
+    webhook = values.get("sidecarInjectorWebhook") if isinstance(values.get("sidecarInjectorWebhook"), dict) else {}
+    return InjectorSettings(
+        istio_version=base.istio_version or parse_version(glob.get("tag")),
+        native_sidecars=base.native_sidecars or (native if native in NATIVE_MODES else ""),
+        kubelet_versions=base.kubelet_versions,
+        hold_install=base.hold_install or proxy.get(HOLD_KEY) is True,
+        cni=base.cni or cni is True,
+        source=base.source,
+        namespaces_by_default=base.namespaces_by_default or webhook.get("enableNamespacesByDefault") is True,
+    )
+
+
+def _istiod(obj) -> dict | None:
+    """The ``discovery`` container of an istiod Deployment in the input (facts sheet §G)."""
+    if obj.kind != "Deployment" or not (obj.name == "istiod" or obj.name.startswith("istiod-")):
+        return None
+    for c in obj.get("/spec/template/spec/containers") or []:
+        if isinstance(c, dict) and c.get("name") == "discovery":
+            return c
+    return None
+
+
+def settings_from_objects(objects, base: InjectorSettings | None = None) -> InjectorSettings:
+    """Refine ``base`` (flags/config, which win) with what the input shows of the install: the
+    ``istio-sidecar-injector`` ConfigMap's values, istiod's image tag and ENABLE_NATIVE_SIDECARS env,
+    and the Nodes' kubelet versions (for ``auto``)."""
+    settings = base or InjectorSettings()
+    sources = [] if settings.source == "defaults" else [settings.source]
+    objects = list(objects)
+    for cm in objects:
+        named = cm.name == INJECTOR_CONFIGMAP or cm.name.startswith(INJECTOR_CONFIGMAP + "-")
+        if cm.kind != "ConfigMap" or not named:
+            continue
+        raw = (cm.data.get("data") or {}).get("values")
+        try:
+            values = json.loads(raw) if isinstance(raw, str) else None
+        except ValueError:
+            values = None
+        if isinstance(values, dict):
+            settings = settings_from_injector_values(values, settings)
+            sources.append(f"ConfigMap {cm.namespace}/{cm.name}")
+            break
+    for obj in objects:
+        discovery = _istiod(obj)
+        if discovery is None:
+            continue
+        tag = str(discovery.get("image") or "").rsplit(":", 1)[-1] if ":" in str(discovery.get("image")) else ""
+        env = {e.get("name"): e.get("value") for e in discovery.get("env") or [] if isinstance(e, dict)}
+        native = str(env.get("ENABLE_NATIVE_SIDECARS") or "").lower()
+        settings = InjectorSettings(
+            settings.istio_version or parse_version(tag),
+            settings.native_sidecars or (native if native in NATIVE_MODES else ""),
+            settings.kubelet_versions, settings.hold_install, settings.cni, settings.source,
+            settings.namespaces_by_default)
+        sources.append(f"Deployment {obj.namespace}/{obj.name}")
+        break
+    kubelets = tuple(str((n.get("/status/nodeInfo") or {}).get("kubeletVersion") or "") for n in objects
+                     if n.kind == "Node")
+    if kubelets and not settings.kubelet_versions:
+        settings = InjectorSettings(settings.istio_version, settings.native_sidecars, kubelets,
+                                    settings.hold_install, settings.cni, settings.source,
+                                    settings.namespaces_by_default)
+        sources.append(f"{len(kubelets)} Node(s)")
+    source = " + ".join(sources) or "defaults"
+    return InjectorSettings(settings.istio_version, settings.native_sidecars, settings.kubelet_versions,
+                            settings.hold_install, settings.cni, source, settings.namespaces_by_default)
+
+
+@dataclass(frozen=True)
+class ProxyConfigAnnotation:
+    """The pod's ``proxy.istio.io/config``: parsed, or why it cannot be."""
+
+    present: bool
+    form: str = ""  # "JSON" or "YAML"
+    config: dict | None = None
+    error: str = ""
+
+    @property
+    def hold(self) -> bool | None:
+        """The hold value it sets (None: not set here, or not a usable boolean)."""
+        value = (self.config or {}).get(HOLD_KEY)
+        return value if isinstance(value, bool) else None
+
+
+def parse_proxy_config(text: Any) -> ProxyConfigAnnotation:
+    """Parse a ``proxy.istio.io/config`` value the way Istio accepts it (YAML, of which JSON is a subset)."""
+    if text is None:
+        return ProxyConfigAnnotation(False)
+    if not isinstance(text, str):
+        return ProxyConfigAnnotation(True, "", None, "annotation values must be strings")
+    return _parse_proxy_config_text(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_proxy_config_text(text: str) -> ProxyConfigAnnotation:
+    """Memoised: the same annotation value recurs on many workloads (and every rule asks)."""
+    form = "JSON" if text.strip().startswith("{") else "YAML"
+    try:
+        data = yaml.load(text, Loader=_YAML_LOADER)
+    except yaml.YAMLError as e:
+        return ProxyConfigAnnotation(True, form, None, f"not valid {form}: {getattr(e, 'problem', None) or e}")
+    if data is None:
+        return ProxyConfigAnnotation(True, form, {})
+    if not isinstance(data, dict):
+        return ProxyConfigAnnotation(True, form, None, f"not a ProxyConfig mapping but a {type(data).__name__}")
+    return ProxyConfigAnnotation(True, form, data)
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Is the app held until the proxy is ready, and by what."""
+
+    in_effect: bool
+    source: str  # where the effective value comes from ("" when nothing asks for it)
+    requested: bool  # some source asks for it (even if native sidecars make it moot)
+    ignored: str = ""  # why a request has no effect
+
+    def to_json(self) -> dict[str, Any]:
+        return {"inEffect": self.in_effect, "source": self.source, "requested": self.requested,
+                "ignored": self.ignored}
+
+
+@dataclass(frozen=True)
+class InjectedPod:
+    """What the pod looks like after injection: predicted from the template, or read as it is."""
+
+    injected: bool
+    predicted: bool  # False: the input is already injected and is read as it is
+    placement: str  # "native", "first", "last", "none"
+    native_reason: str
+    assumed: bool  # the placement rests on an assumption (auto mode, node versions unknown)
+    hold: Hold
+    post_start_wait: bool  # istio-proxy carries the ``pilot-agent wait`` postStart hook
+    init_containers: tuple[str, ...]
+    containers: tuple[str, ...]
+    iptables: str  # "istio-init", "istio-validation" (CNI) or "" (interception NONE / not injected)
+    proxy_config: ProxyConfigAnnotation
+
+    @property
+    def native(self) -> bool:
+        return self.placement == "native"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"injected": self.injected, "predicted": self.predicted, "placement": self.placement,
+                "nativeReason": self.native_reason, "assumed": self.assumed, "hold": self.hold.to_json(),
+                "postStartWait": self.post_start_wait, "initContainers": list(self.init_containers),
+                "containers": list(self.containers), "iptables": self.iptables}
+
+
+NOT_INJECTED_HOLD = Hold(False, "", False)
+
+
+def _names(items: Any) -> list[str]:
+    return [str(c.get("name")) for c in items or [] if isinstance(c, dict)]
+
+
+def _is_wait_hook(container: dict) -> bool:
+    post = ((container.get("lifecycle") or {}).get("postStart") or {}).get("exec") or {}
+    cmd = [str(x) for x in post.get("command") or []]
+    return any("pilot-agent" in x for x in cmd) and "wait" in cmd
+
+
+def _native_decision(annotations: dict, settings: InjectorSettings) -> tuple[bool, str, bool]:
+    """(native?, why, assumed?) for a pod about to be injected."""
+    ann = str(annotations.get(NATIVE_ANNOTATION, "")).lower()
+    if ann in ("true", "false") and settings.at_least(NATIVE_ANNOTATION_SINCE):
+        return ann == "true", f"pod annotation {NATIVE_ANNOTATION}={ann}", False
+    mode = settings.native_mode
+    if not settings.at_least(NATIVE_SINCE):
+        return False, f"Istio {settings.istio_version[0]}.{settings.istio_version[1]} has no native sidecars", False
+    if mode in ("true", "false"):
+        return mode == "true", f"native sidecars {mode} ({settings.source})", False
+    minors = [parse_version(v) for v in settings.kubelet_versions]
+    if not minors:
+        return False, ("native sidecars auto, node kubelet versions unknown: classic sidecar assumed "
+                       "(--native-sidecars true if every node runs kubelet >= 1.33)"), True
+    ok = all(m is not None and m[1] >= NATIVE_MIN_KUBELET for m in minors)
+    why = "every node's kubelet is >= 1.33" if ok else "a node's kubelet is older than 1.33"
+    return ok, f"native sidecars auto: {why}", False
+
+
+def _hold(annotation: ProxyConfigAnnotation, mesh_default: Any, settings: InjectorSettings, native: bool,
+          mesh_source: str) -> Hold:
+    pod_value = annotation.hold
+    if pod_value is not None:
+        proxy_value, proxy_source = pod_value, f"pod annotation {PROXY_CONFIG_ANNOTATION} ({annotation.form})"
+    else:
+        proxy_value, proxy_source = mesh_default is True, f"meshConfig.defaultConfig ({mesh_source})"
+    if not settings.at_least(HOLD_ANNOTATION_SINCE):
+        proxy_value = False
+    if proxy_value:
+        source = proxy_source
+    elif settings.hold_install:
+        source = f"install value values.global.proxy.{HOLD_KEY} ({settings.source})"
+    else:
+        return Hold(False, proxy_source if pod_value is False else "", False)
+    if native:
+        return Hold(False, source, True, "native sidecars: hold is ignored, the sidecar's startupProbe orders "
+                                         "startup instead")
+    return Hold(True, source, True)
+
+
+def read_injected(pod_meta: dict, pod_spec: dict) -> InjectedPod:
+    """An already-injected pod (live, or an injected manifest) as it is."""
+    inits = [c for c in pod_spec.get("initContainers") or [] if isinstance(c, dict)]
+    containers = [c for c in pod_spec.get("containers") or [] if isinstance(c, dict)]
+    proxy = next((c for c in inits if c.get("name") == PROXY_CONTAINER and c.get("restartPolicy") == "Always"), None)
+    placement = "native" if proxy else "none"
+    if proxy is None:
+        for i, c in enumerate(containers):
+            if c.get("name") == PROXY_CONTAINER:
+                proxy, placement = c, "first" if i == 0 and len(containers) > 1 else "last"
+                break
+    wait = bool(proxy and _is_wait_hook(proxy))
+    annotation = parse_proxy_config(((pod_meta or {}).get("annotations") or {}).get(PROXY_CONFIG_ANNOTATION))
+    hold = Hold(wait and placement == "first", "observed: istio-proxy first with the pilot-agent wait hook"
+                if wait else "", wait)
+    names = _names(inits)
+    iptables = next((n for n in (INIT_CONTAINER, VALIDATION_CONTAINER) if n in names), "")
+    return InjectedPod(True, False, placement, "already injected (read as it is)", False, hold, wait,
+                       tuple(names), tuple(_names(containers)), iptables, annotation)
+
+
+def predict_injection(pod_meta: dict | None, pod_spec: dict | None, settings: InjectorSettings,
+                      mesh_default_config: dict | None = None, mesh_source: str = "Istio defaults") -> InjectedPod:
+    """The pod the injector will produce from this template (the caller has decided it is injected)."""
+    pod_meta, pod_spec = pod_meta or {}, pod_spec or {}
+    if is_injected(pod_meta, pod_spec):
+        return read_injected(pod_meta, pod_spec)
+    annotations = pod_meta.get("annotations") or {}
+    defaults = mesh_default_config or {}
+    annotation = parse_proxy_config(annotations.get(PROXY_CONFIG_ANNOTATION))
+    native, why, assumed = _native_decision(annotations, settings)
+    hold = _hold(annotation, defaults.get(HOLD_KEY), settings, native, mesh_source)
+    interception = str(annotations.get(INTERCEPTION_ANNOTATION) or (annotation.config or {}).get("interceptionMode")
+                       or defaults.get("interceptionMode") or "REDIRECT").upper()
+    iptables = "" if interception == "NONE" else (VALIDATION_CONTAINER if settings.cni else INIT_CONTAINER)
+    # a user-supplied istio-proxy (an ``image: auto`` placeholder, or overrides) is merged by name
+    user_inits = [n for n in _names(pod_spec.get("initContainers")) if n != PROXY_CONTAINER]
+    user_containers = [n for n in _names(pod_spec.get("containers")) if n != PROXY_CONTAINER]
+    if native:
+        before = [n.strip() for n in str(annotations.get(INIT_BEFORE_PROXY_ANNOTATION, "")).split(",") if n.strip()]
+        before = [n for n in dict.fromkeys(before) if n in user_inits]
+        rest = [n for n in user_inits if n not in before]
+        inits = ([iptables] if iptables else []) + before + [PROXY_CONTAINER] + rest
+        containers, placement = user_containers, "native"
+    else:
+        inits = ([VALIDATION_CONTAINER] if iptables == VALIDATION_CONTAINER else []) + user_inits + \
+            ([INIT_CONTAINER] if iptables == INIT_CONTAINER else [])
+        first = hold.in_effect
+        containers = [PROXY_CONTAINER, *user_containers] if first else [*user_containers, PROXY_CONTAINER]
+        placement = "first" if first else "last"
+    return InjectedPod(True, True, placement, why, assumed, hold, hold.in_effect and not native, tuple(inits),
+                       tuple(containers), iptables, annotation)
+
+
+def not_injected(pod_meta: dict | None, mode: MeshMode) -> InjectedPod:
+    """A pod that gets no sidecar (ambient, or out of the mesh)."""
+    annotation = parse_proxy_config(((pod_meta or {}).get("annotations") or {}).get(PROXY_CONFIG_ANNOTATION))
+    placement = "ambient" if mode is MeshMode.AMBIENT else "none"
+    return InjectedPod(False, True, placement, f"{mode.value} mode: no sidecar", False, NOT_INJECTED_HOLD, False,
+                       (), (), "", annotation)
+
+
+def settings_of(ctx: Any) -> InjectorSettings:
+    """The run's injector settings (a Context's or the Index's): flags/config refined by what the input
+    shows of the install (injector ConfigMap, istiod, Nodes)."""
+    return ctx.injector_settings
+
+
+def forced_mode(ctx: Any) -> MeshMode | None:
+    """The ``--mesh-mode`` the run treats every namespace with ("as if labelled so"), or None."""
+    return ctx.force_mode
+
+
+def injection_of(wl: Any, ctx: Any) -> InjectedPod:
+    """What injection will do (or did) to a workload's pods, for rules (``ctx``) and views (the Index).
+
+    Memoised per workload for the run (every startup rule and the view ask), except while a fix is
+    re-checked (``ctx.cached`` computes afresh then)."""
+    key = ("injection.of", wl.ref, wl.template_path)
+    cached = getattr(ctx, "cached", None)
+    if cached is not None:
+        return cached(key, lambda: _injection_of(wl, ctx))
+    memo = ctx.memo
+    if key not in memo:
+        memo[key] = _injection_of(wl, ctx)
+    return memo[key]
+
+
+def _injection_of(wl: Any, ctx: Any) -> InjectedPod:
+    mode = ctx.mode_of(wl).mode
+    if is_injected(wl.pod_meta, wl.pod_spec):
+        return read_injected(wl.pod_meta, wl.pod_spec)
+    if mode is not MeshMode.SIDECAR:
+        return not_injected(wl.pod_meta, mode)
+    mesh = ctx.mesh_config
+    return predict_injection(wl.pod_meta, wl.pod_spec, settings_of(ctx), mesh.get("defaultConfig") or {},
+                             mesh.source)
+
+
+# -- startup evidence: does a container use the network as it starts? -----------------------------
+#
+# Heuristic, from the container's command, args and image. A tool counts only where it is *run*: as
+# the first word of a command or of a shell segment (after ``;``, ``&&``, ``||``, ``|``, ``then``,
+# ``do``; past ``exec``, ``sh -c``, ``VAR=value``...), so ``--db=mongo:27017`` or ``/vault/secrets``
+# are not mistaken for clients. Network clients: curl, wget, nc, psql, mysql, redis-cli, git clone...
+# Schema migrations: flyway, liquibase, migrate, goose, ``alembic upgrade``, ``manage.py migrate``,
+# ``rake db:migrate``, ``prisma migrate``... "Wait for the sidecar" loops (15020/15021 on
+# localhost, facts sheet §B5) are told apart: they are a mitigation, judged by their own rule.
+
+NETWORK_TOOLS = frozenset({"curl", "wget", "nc", "ncat", "nslookup", "dig", "pg_isready", "psql", "mysqladmin",
+                           "mysql", "redis-cli", "mongosh", "grpcurl", "wait-for-it", "wait-for-it.sh",
+                           "dockerize", "gsutil"})
+MIGRATION_TOOLS = frozenset({"flyway", "liquibase", "migrate", "goose", "dbmate", "sqitch"})
+_MIGRATION_PHRASES = re.compile(r"(manage\.py\s+migrate|db:migrate|alembic\s+upgrade|prisma\s+migrate|"
+                                r"knex\s+migrate|sequelize(?:-cli)?\s+db:migrate|git\s+clone|aws\s+s3\s+(?:cp|sync))")
+_MIGRATION_IMAGES = ("flyway", "liquibase", "migrate")
+_SKIP_WORDS = frozenset({"exec", "time", "until", "while", "if", "!", "nohup", "env", "sh", "bash", "ash", "dash",
+                         "-c", "-ec", "-ce", "-e", "-x", "-xe", "-ex", "-eu", "-euo", "pipefail", "set", "{", "("})
+_SEGMENTS = re.compile(r"[;&|\n()]+|\b(?:then|do|else)\b")
+SIDECAR_WAIT = re.compile(r"(localhost|127\.0\.0\.1):(15020|15021)/(healthz/ready|quitquitquit)?")
+QUIT_CALL = re.compile(r"(15020/quitquitquit|15000/quitquitquit|pilot-agent\s+request\s+POST\s+quitquitquit)")
+
+
+def _command_text(container: dict) -> str:
+    parts = [*(container.get("command") or []), *(container.get("args") or [])]
+    return " ".join(str(p) for p in parts)
+
+
+def _run_words(text: str) -> list[str]:
+    """The program each shell segment runs (basename, lower case)."""
+    out = []
+    for segment in _SEGMENTS.split(text):
+        for word in segment.replace('"', " ").replace("'", " ").split():
+            name = word.rsplit("/", 1)[-1].lower()
+            if name in _SKIP_WORDS or re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", word):
+                continue
+            out.append(name)
+            break
+    return out
+
+
+def network_at_start(container: dict) -> str:
+    """Evidence that a container talks to the network as it starts ("" when none is seen)."""
+    text = _command_text(container)
+    if SIDECAR_WAIT.search(text):
+        return ""  # it waits for the sidecar first: a mitigation, not a race
+    words = _run_words(text)
+    m = _MIGRATION_PHRASES.search(text)
+    if m:
+        what = " ".join(m.group(1).split())
+        return f"runs {what}" if what.startswith(("git", "aws")) else f"runs a schema migration ({what})"
+    for w in words:
+        if w in MIGRATION_TOOLS:
+            return f"runs a schema migration ({w})"
+    for w in words:
+        if w in NETWORK_TOOLS:
+            return f"runs {w} as it starts"
+    image = str(container.get("image") or "").split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0].lower()
+    if image in _MIGRATION_IMAGES:
+        return f"image {image} runs a schema migration"
+    return ""
+
+
+def waits_for_sidecar(container: dict) -> bool:
+    """The entrypoint polls the sidecar's readiness (15020/15021 on localhost) before starting."""
+    return bool(SIDECAR_WAIT.search(_command_text(container)))
+
+
+def calls_quit(container: dict) -> bool:
+    """The command ends the sidecar when it is done (POST localhost:15020/quitquitquit)."""
+    return bool(QUIT_CALL.search(_command_text(container)))
+
+
+# -- which injector webhooks select a pod ---------------------------------------------------------
+#
+# Istio's injector webhooks (MutatingWebhookConfiguration ``istio-sidecar-injector[-<rev>]`` and
+# ``istio-revision-tag-<tag>``) select pods with a namespaceSelector and an objectSelector (the
+# Kubernetes LabelSelector: matchLabels and matchExpressions In/NotIn/Exists/DoesNotExist; a missing
+# selector selects everything). A pod is sent to the injector if any webhook's both selectors match.
+# The gateway "injection" (``image: auto`` on an istio-proxy container) relies on the same webhooks.
+
+AUTO_IMAGE = "auto"
+INJECTOR_WEBHOOK_PREFIXES = ("istio-sidecar-injector", "istio-revision-tag")
+
+
+def label_selector_matches(selector: Any, labels: dict) -> bool:
+    """A Kubernetes LabelSelector against labels; a missing or empty selector matches everything."""
+    if not isinstance(selector, dict):
+        return True
+    for k, v in (selector.get("matchLabels") or {}).items():
+        if str(labels.get(k)) != str(v) or k not in labels:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        if not isinstance(expr, dict):
+            continue
+        key, op, values = expr.get("key"), str(expr.get("operator")), [str(v) for v in expr.get("values") or []]
+        present = key in labels
+        if op == "In" and not (present and str(labels[key]) in values):
+            return False
+        if op == "NotIn" and present and str(labels[key]) in values:
+            return False
+        if op == "Exists" and not present:
+            return False
+        if op == "DoesNotExist" and present:
+            return False
+    return True
+
+
+def injector_webhooks(configs) -> list[dict]:
+    """The webhooks of Istio's injector MutatingWebhookConfigurations among ``configs``."""
+    out = []
+    for cfg in configs:
+        if cfg.kind == "MutatingWebhookConfiguration" and cfg.name.startswith(INJECTOR_WEBHOOK_PREFIXES):
+            out.extend(w for w in cfg.data.get("webhooks") or [] if isinstance(w, dict))
+    return out
+
+
+def selected_by_webhooks(webhooks: list[dict], ns_labels: dict | None, pod_labels: dict) -> bool:
+    """Does any injector webhook send this pod to the injector? Unknown namespace labels count as none."""
+    return any(label_selector_matches(w.get("namespaceSelector"), ns_labels or {})
+               and label_selector_matches(w.get("objectSelector"), pod_labels or {}) for w in webhooks)
+
+
+def auto_image_containers(pod_spec: dict) -> list[int]:
+    """Indexes of ``istio-proxy`` containers with ``image: auto`` (left for the injector to fill in)."""
+    return [i for i, c in enumerate(pod_spec.get("containers") or [])
+            if isinstance(c, dict) and c.get("name") == PROXY_CONTAINER and c.get("image") == AUTO_IMAGE]
