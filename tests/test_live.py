@@ -91,7 +91,9 @@ def test_reads_only_what_the_rules_need_and_never_writes_or_reads_secrets(cluste
     seen = paths(srv)
     assert srv.writes == 0 and {r["method"] for r in srv.requests} == {"GET"}
     assert not [x for x in seen if "secrets" in x]
-    assert [x for x in seen if "configmaps" in x] == ["/api/v1/namespaces/istio-system/configmaps/istio"]
+    assert sorted(x for x in seen if "configmaps" in x) == [  # the install's own, one by one; no other ConfigMap
+        "/api/v1/namespaces/istio-system/configmaps/istio",
+        "/api/v1/namespaces/istio-system/configmaps/istio-sidecar-injector"]
     lists = [r for r in srv.requests if r["path"].endswith(("/services", "/pods", "/deployments"))]
     assert lists and all(r["query"].get("limit") == "500" for r in lists)
     # a narrower selection lists fewer kinds: MC101 needs Services and workloads, never ServiceEntries
@@ -131,6 +133,30 @@ def test_namespace_scope_follows_kubectl(cluster):
     labelled = findings(run("-A", "-l", "team=a", "-o", "json", kubeconfig=kc))
     assert {f["object"]["name"] for f in labelled} == {"web"}
     assert any(r["query"].get("labelSelector") == "team=a" for r in srv.requests if r["path"].endswith("/services"))
+
+
+def test_the_install_seen_in_the_cluster_decides_the_injection_prediction(tmp_path):
+    istiod = {"apiVersion": "apps/v1", "kind": "Deployment",
+              "metadata": {"name": "istiod", "namespace": "istio-system"},
+              "spec": {"selector": {"matchLabels": {"app": "istiod"}}, "template": {
+                  "metadata": {"labels": {"app": "istiod"}},
+                  "spec": {"containers": [{"name": "discovery", "image": "docker.io/istio/pilot:1.28.1"}]}}}}
+    nodes = [{"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"n{i}"},
+              "status": {"nodeInfo": {"kubeletVersion": "v1.33.2"}}} for i in range(2)]
+    with KubeAPIServer(objects=EXAMPLE_OBJECTS + [istiod, *nodes]) as srv:
+        kc = write_kubeconfig(str(tmp_path / "config"), srv.start(), namespace="shop")
+        rows = {r["workload"]: r for r in js(run("startup", "-o", "json", kubeconfig=kc))["rows"]}
+        offline = {r["workload"]: r for r in js(run("startup", "-f", str(EXAMPLES), "-o", "json"))["rows"]}
+        assert offline["Deployment/frontend"]["placement"] == "last"  # offline: kubelets unknown, classic assumed
+        assert rows["Deployment/frontend"]["placement"] == "native", rows["Deployment/frontend"]["nativeReason"]
+        assert "/apis/apps/v1/namespaces/istio-system/deployments/istiod" in paths(srv)
+    srv_nodes = KubeAPIServer(objects=EXAMPLE_OBJECTS)
+    with srv_nodes:
+        srv_nodes.fault(resource="nodes", status=403)
+        kc = write_kubeconfig(str(tmp_path / "config"), srv_nodes.start(), namespace="shop")
+        (mc003,) = findings(run("startup", "-o", "json", kubeconfig=kc), "MC003")
+        assert "could not read Node (kubelet versions decide native sidecars" in mc003["message"]
+        assert mc003["args"].get("skipped_rules", []) == []  # no rule is skipped: a documented default is assumed
 
 
 def test_large_lists_are_read_page_by_page(tmp_path):

@@ -166,6 +166,7 @@ NATIVE_MIN_KUBELET = 33  # auto mode: every node's kubelet >= 1.33
 NATIVE_MODES = ("true", "false", "auto")
 
 
+@functools.lru_cache(maxsize=1024)  # node and image versions repeat across a whole cluster
 def parse_version(text: str | None) -> tuple[int, int] | None:
     """``1.27``, ``1.27.3``, ``v1.33.0-gke.1`` -> (major, minor); None when it is not a version."""
     m = re.match(r"^\s*v?(\d+)\.(\d+)", str(text or ""))

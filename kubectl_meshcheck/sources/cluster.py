@@ -60,6 +60,8 @@ APIS: dict[str, Api] = {
     "Pod": Api("", ("v1",), "pods"),
     "ConfigMap": Api("", ("v1",), "configmaps"),
     "Node": Api("", ("v1",), "nodes", False),
+    "MutatingWebhookConfiguration": Api("admissionregistration.k8s.io", ("v1",), "mutatingwebhookconfigurations",
+                                        False),
     "Deployment": Api("apps", ("v1",), "deployments"),
     "StatefulSet": Api("apps", ("v1",), "statefulsets"),
     "DaemonSet": Api("apps", ("v1",), "daemonsets"),
@@ -82,7 +84,28 @@ APIS: dict[str, Api] = {
 }
 WORKLOAD_KINDS = tuple(k for k in TEMPLATE_PATHS if k in APIS)  # every kind with a pod template
 NEVER_READ = frozenset({"Secret"})
-MESH_CONFIGMAP = ("istio-system", "istio")
+#: the install's own objects, read one by one: (kind, namespace, name, what is assumed without it)
+INSTALL_OBJECTS = (
+    ("ConfigMap", "istio-system", "istio", "the mesh config; Istio's defaults are assumed"),
+    ("ConfigMap", "istio-system", "istio-sidecar-injector", "the injector's values; defaults are assumed"),
+    ("Deployment", "istio-system", "istiod", "the Istio version and native-sidecar setting; defaults are assumed"),
+)
+
+
+#: what is assumed when a kind read for the install's settings cannot be read
+WHY = {"Node": " (kubelet versions decide native sidecars under 'auto'; classic sidecars are assumed)"}
+
+
+@dataclass(frozen=True)
+class Task:
+    """One list (all its pages) or one GET."""
+
+    kind: str
+    api_version: str
+    path: str
+    namespace: str | None
+    what: str  # how a problem reading it is named
+    single: bool = False
 
 
 @dataclass
@@ -141,6 +164,8 @@ def kinds_to_read(rule_kinds: set[str] | frozenset[str]) -> list[str]:
     out: set[str] = {"Namespace", "ConfigMap"}
     for k in rule_kinds:
         out.update(WORKLOAD_KINDS if k == "Workload" else (k,))
+    if "Workload" in rule_kinds:
+        out.add("Node")  # kubelet versions decide whether native sidecars are used (auto)
     return sorted(k for k in out - NEVER_READ if k in APIS)
 
 
@@ -269,7 +294,8 @@ def read_cluster(settings: ClusterSettings, rule_kinds: set[str] | frozenset[str
     result.namespaces = namespaces
     kinds = kinds_to_read(rule_kinds)
     served = _served_versions(client, {APIS[k].group for k in kinds})
-    tasks: list[tuple[str, str, str, bool, str | None]] = []  # kind, apiVersion, path, single, namespace
+    tasks: list[Task] = []
+    listed: set[tuple[str, str | None]] = set()  # (kind, namespace or None for everywhere) read by lists
     for kind in kinds:
         api = APIS[kind]
         version = next((v for v in api.versions if v in served.get(api.group, ())), None)
@@ -280,17 +306,29 @@ def read_cluster(settings: ClusterSettings, rule_kinds: set[str] | frozenset[str
         api_version = version if not api.group else f"{api.group}/{version}"
         result.kinds.append(kind)
         if kind == "Namespace" and namespaces is not None:
-            tasks.append((kind, api_version, f"{base}/namespaces/{namespaces[0]}", True, None))
-        elif kind == "ConfigMap" and "ConfigMap" not in rule_kinds:  # only the mesh config
-            ns, name = MESH_CONFIGMAP
-            tasks.append((kind, api_version, f"{base}/namespaces/{ns}/configmaps/{name}", True, ns))
+            ns = namespaces[0]
+            tasks.append(Task(kind, api_version, f"{base}/namespaces/{ns}", None, f"Namespace {ns} (its labels "
+                              "decide the mesh mode; sidecar mode is assumed)", single=True))
+        elif kind == "ConfigMap" and "ConfigMap" not in rule_kinds:
+            continue  # only the install's ConfigMaps, below
         elif not api.namespaced or namespaces is None:
-            tasks.append((kind, api_version, f"{base}/{api.plural}", False, None))
+            tasks.append(Task(kind, api_version, f"{base}/{api.plural}", None, kind + WHY.get(kind, "")))
+            listed.add((kind, None))
         else:
-            tasks.extend((kind, api_version, f"{base}/namespaces/{ns}/{api.plural}", False, ns) for ns in namespaces)
-            if kind == "ConfigMap" and MESH_CONFIGMAP[0] not in namespaces:
-                ns, name = MESH_CONFIGMAP
-                tasks.append((kind, api_version, f"{base}/namespaces/{ns}/configmaps/{name}", True, ns))
+            for ns in namespaces:
+                tasks.append(Task(kind, api_version, f"{base}/namespaces/{ns}/{api.plural}", ns,
+                                  f"{kind} in namespace {ns}"))
+                listed.add((kind, ns))
+    wanted = [o for o in INSTALL_OBJECTS if o[0] == "ConfigMap" or "Workload" in rule_kinds]
+    for kind, ns, name, why in wanted:  # single GETs for what no list above covers
+        api = APIS[kind]
+        version = next((v for v in api.versions if v in served.get(api.group, ())), None)
+        if version is None or (kind, None) in listed or (kind, ns) in listed:
+            continue
+        base = f"/api/{version}" if not api.group else f"/apis/{api.group}/{version}"
+        tasks.append(Task(kind, version if not api.group else f"{api.group}/{version}",
+                          f"{base}/namespaces/{ns}/{api.plural}/{name}", ns, f"{kind} {ns}/{name} ({why})",
+                          single=True))
 
     origin = f"cluster:{client.context}"
     # controller-owned Pods, ReplicaSets and Jobs are not workloads of their own (the controller's
@@ -301,11 +339,11 @@ def read_cluster(settings: ClusterSettings, rule_kinds: set[str] | frozenset[str
     done = 0
     try:
         with ThreadPoolExecutor(PARALLEL_KINDS) as pool:
-            futures = [pool.submit(_read, client, t, settings, origin, t[0] in drop_owned) for t in tasks]
+            futures = [pool.submit(_read, client, t, settings, origin, t.kind in drop_owned) for t in tasks]
             for task, fut in zip(tasks, futures):  # in task order: the result does not depend on timing
                 objects, unreadable, dropped = fut.result()
                 if dropped:
-                    result.owned_skipped[task[0]] = result.owned_skipped.get(task[0], 0) + dropped
+                    result.owned_skipped[task.kind] = result.owned_skipped.get(task.kind, 0) + dropped
                 result.objects.extend(objects)
                 result.unreadable.extend(unreadable)
                 done += 1
@@ -355,18 +393,12 @@ def _slim(item: dict) -> dict:
     return item
 
 
-def _read(client: _Client, task: tuple[str, str, str, bool, str | None], settings: ClusterSettings,
-          origin: str, drop_owned: bool = False) -> tuple[list[K8sObject], list[dict[str, Any]], int]:
+def _read(client: _Client, task: Task, settings: ClusterSettings, origin: str,
+          drop_owned: bool = False) -> tuple[list[K8sObject], list[dict[str, Any]], int]:
     """All pages of one list (or one GET): the objects (and how many owned ones were dropped), or why
     they could not be read."""
-    kind, api_version, path, single, ns = task
-    where = f" in namespace {ns}" if ns and not single else ""
-    if kind == "ConfigMap" and single:
-        what = f"ConfigMap {ns}/{MESH_CONFIGMAP[1]} (the mesh config; Istio's defaults are assumed)"
-    elif kind == "Namespace" and single:
-        what = f"Namespace {path.rsplit('/', 1)[1]} (its labels decide the mesh mode; sidecar mode is assumed)"
-    else:
-        what = f"{kind}{where}"
+    kind, api_version, path, single, ns, what = (task.kind, task.api_version, task.path, task.single,
+                                                 task.namespace, task.what)
     objects: list[K8sObject] = []
     dropped = 0
     cont: str | None = None
