@@ -300,12 +300,15 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
     if len(loaded.notes) > 10:
         typer.echo(f"note: ... and {len(loaded.notes) - 10} more skipped documents", err=True)
     objects = loaded.objects
-    if live is None and opts.namespace and not opts.all_namespaces:
-        objects = [o for o in objects if o.namespace in (opts.namespace, None)]
+    scope = None
+    if live is not None and live.namespaces is not None:
+        scope = live.namespaces
+    elif live is None and opts.namespace and not opts.all_namespaces:
+        scope = [opts.namespace]
     if live is None and matches_selector:  # the live source asked the server to filter
         objects = [o for o in objects if o.kind not in SELECTABLE_KINDS or matches_selector(o.labels)]
 
-    index = Index(objects, force_mode=force, injector_settings=_injector_settings(opts, config))
+    index = Index(objects, force_mode=force, injector_settings=_injector_settings(opts, config), scope=scope)
     for problem in index.problems:
         _warn(problem)
     engine = Engine(index, host.pm, config, use_annotations=not opts.no_annotation_suppressions)

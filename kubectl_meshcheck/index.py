@@ -118,15 +118,23 @@ class Index:
         mesh_config: MeshConfig | None = None,
         force_mode: MeshMode | None = None,
         injector_settings: injection.InjectorSettings | None = None,
+        scope: Iterable[str] | None = None,
     ) -> None:
         """``assume_mode`` applies to namespaces the input does not describe; ``force_mode`` (an
         explicit ``--mesh-mode``) to every namespace, as if labelled so: "what if we meshed this?".
-        Pod-level labels and Istio's never-inject rules still apply."""
-        self.by_kind: dict[str, list[K8sObject]] = defaultdict(list)
+        Pod-level labels and Istio's never-inject rules still apply.
+
+        ``scope`` (``-n``): the namespaces whose objects are judged and shown. Objects elsewhere (the
+        root namespace's PeerAuthentications, istiod, the mesh config...) still inform every lookup."""
+        self.scope = frozenset(scope) if scope is not None else None
+        self.by_kind: dict[str, list[K8sObject]] = defaultdict(list)  # in scope: judged and shown
+        self._all_by_kind: dict[str, list[K8sObject]] = defaultdict(list)  # also what only informs lookups
         self._by_key: dict[tuple[str, str, str], K8sObject] = {}
         self._by_ref: dict[ObjectRef, K8sObject] = {}
         for obj in objects:
-            self.by_kind[obj.kind].append(obj)
+            self._all_by_kind[obj.kind].append(obj)
+            if self.in_scope(obj):
+                self.by_kind[obj.kind].append(obj)
             self._by_key.setdefault(obj.ref.key, obj)
             self._by_ref[obj.ref] = obj
         self.assume_mode = force_mode or assume_mode
@@ -136,7 +144,7 @@ class Index:
         self.problems: list[str] = []
         self.mesh_config = mesh_config or self._find_mesh_config()
         self.namespace_labels: dict[str, dict] = {
-            o.name: dict(o.labels) for o in self.by_kind.get("Namespace", [])
+            o.name: dict(o.labels) for o in self._all_by_kind.get("Namespace", [])
         }
         self.workloads: list[Workload] = []
         for kind, path in TEMPLATE_PATHS.items():
@@ -154,8 +162,16 @@ class Index:
         self._modes: dict[tuple, injection.ModeDecision] = {}
         self.memo: dict[tuple, Any] = {}
 
+    def in_scope(self, obj: K8sObject) -> bool:
+        """Judged and shown in this run: everything without ``-n``; else its namespace's objects
+        (a Namespace by its own name) and cluster-scoped ones."""
+        if self.scope is None:
+            return True
+        ns = obj.name if obj.kind == "Namespace" else obj.namespace
+        return ns is None or ns in self.scope
+
     def _find_mesh_config(self) -> MeshConfig:
-        for cm in self.by_kind.get("ConfigMap", []):
+        for cm in self._all_by_kind.get("ConfigMap", []):
             data = cm.data.get("data") or {}
             if is_mesh_configmap(cm.kind, cm.namespace, cm.name, data):
                 cfg, problem = mesh_config_from(data, f"ConfigMap {cm.namespace}/{cm.name}")
@@ -168,14 +184,19 @@ class Index:
     def injector_settings(self) -> injection.InjectorSettings:
         """Flags/config refined by what the input shows of the install (injector ConfigMap, istiod, Nodes)."""
         if self._injector is None:
-            install = [*self.objects("ConfigMap"), *self.objects("Deployment"), *self.objects("Node")]
+            install = [*self.all_objects("ConfigMap"), *self.all_objects("Deployment"), *self.all_objects("Node")]
             self._injector = injection.settings_from_objects(install, self._injector_base)
         return self._injector
 
     # -- lookups ---------------------------------------------------------------------------
 
     def objects(self, kind: str) -> list[K8sObject]:
+        """The objects of a kind in scope (what is judged and shown)."""
         return self.by_kind.get(kind, [])
+
+    def all_objects(self, kind: str) -> list[K8sObject]:
+        """Every object of a kind the run read, in scope or not (what lookups see)."""
+        return self._all_by_kind.get(kind, [])
 
     def get(self, kind: str, namespace: str | None, name: str) -> K8sObject | None:
         """The object with this identity (the first one read, if the input holds several)."""
@@ -186,7 +207,7 @@ class Index:
         return self._by_ref.get(ref) or self._by_key.get(ref.key)
 
     def kinds(self) -> set[str]:
-        return set(self.by_kind)
+        return set(self._all_by_kind)
 
     def _build_selection(self) -> None:
         # (namespace, label, value) -> workloads, so each selector only checks real candidates
@@ -325,8 +346,9 @@ class Context:
         return self._index.force_mode
 
     def objects(self, kind: str) -> list[K8sObject]:
+        """Every object of the kind, also outside ``-n`` (a root-namespace PeerAuthentication applies to all)."""
         self._need(kind)
-        return [self._swap(o) for o in self._index.objects(kind)]
+        return [self._swap(o) for o in self._index.all_objects(kind)]
 
     def get(self, kind: str, namespace: str | None, name: str) -> K8sObject | None:
         self._need(kind)

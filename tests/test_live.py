@@ -332,3 +332,39 @@ def test_progress_goes_to_a_terminal_stderr_and_never_to_stdout(cluster):
     assert Counter(f["code"] for f in doc["findings"])["MC103"] >= 1
     quiet = run("-A", "-o", "json", kubeconfig=kc)
     assert "reading the cluster" not in quiet.stderr
+
+
+def test_istio_config_outside_the_namespace_is_read_and_forbidden_cluster_reads_fall_back(tmp_path):
+    from kubectl_meshcheck.sources.cluster import ClusterSettings, read_cluster
+
+    def se(name, ns):
+        return {"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+                "metadata": {"name": name, "namespace": ns}, "spec": {"hosts": [f"{name}.example.com"]}}
+
+    with KubeAPIServer(objects=[se("a", "shop"), se("root", "istio-system"), se("b", "other")]) as srv:
+        kc = write_kubeconfig(str(tmp_path / "config"), srv.start(), namespace="shop")
+        read = read_cluster(ClusterSettings(kubeconfig=kc), {"ServiceEntry"})
+        assert sorted(o.name for o in read.objects if o.kind == "ServiceEntry") == ["a", "b", "root"]
+        srv.fault(resource="serviceentries", status=403, times=1)  # a namespace user: no cluster-wide list
+        read = read_cluster(ClusterSettings(kubeconfig=kc), {"ServiceEntry"})
+        assert sorted(o.name for o in read.objects if o.kind == "ServiceEntry") == ["a", "root"]
+        assert not read.unreadable
+
+
+def test_objects_outside_the_namespace_inform_but_are_not_judged(tmp_path):
+    install = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "istio-system"}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "istiod", "namespace": "istio-system"},
+         "spec": {"selector": {"matchLabels": {"app": "istiod"}}, "template": {
+             "metadata": {"labels": {"app": "istiod"}},
+             "spec": {"containers": [{"name": "discovery", "image": "docker.io/istio/pilot:1.28.1"}]}}}},
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"},
+         "status": {"nodeInfo": {"kubeletVersion": "v1.33.2"}}},
+    ]
+    (tmp_path / "install.yaml").write_text(yaml.safe_dump_all(install))
+    for f in EXAMPLES.glob("*.yaml"):
+        (tmp_path / f.name).write_text(f.read_text())
+    rows = js(run("startup", "-f", str(tmp_path), "-n", "shop", "-o", "json"))["rows"]
+    assert {r["namespace"] for r in rows} == {"shop"}  # istiod itself is not judged with -n shop...
+    by_name = {r["workload"]: r for r in rows}
+    assert by_name["Deployment/frontend"]["placement"] == "native"  # ...but its version and the Node inform it

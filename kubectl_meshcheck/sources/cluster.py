@@ -84,6 +84,7 @@ APIS: dict[str, Api] = {
 }
 WORKLOAD_KINDS = tuple(k for k in TEMPLATE_PATHS if k in APIS)  # every kind with a pod template
 NEVER_READ = frozenset({"Secret"})
+ROOT_NAMESPACE = "istio-system"  # Istio's default root namespace (mesh-wide policies live there)
 #: the install's own objects, read one by one: (kind, namespace, name, what is assumed without it)
 INSTALL_OBJECTS = (
     ("ConfigMap", "istio-system", "istio", "the mesh config; Istio's defaults are assumed"),
@@ -106,6 +107,7 @@ class Task:
     namespace: str | None
     what: str  # how a problem reading it is named
     single: bool = False
+    fallback: tuple[Task, ...] = ()  # read these instead when this one is forbidden (403)
 
 
 @dataclass
@@ -314,6 +316,13 @@ def read_cluster(settings: ClusterSettings, rule_kinds: set[str] | frozenset[str
         elif not api.namespaced or namespaces is None:
             tasks.append(Task(kind, api_version, f"{base}/{api.plural}", None, kind + WHY.get(kind, "")))
             listed.add((kind, None))
+        elif api.group.endswith("istio.io"):
+            # Istio config reaches across namespaces (root-namespace PeerAuthentications and Sidecars,
+            # exportTo): read it all; if that is forbidden, the namespaces in scope and the root one
+            fallback = tuple(Task(kind, api_version, f"{base}/namespaces/{ns}/{api.plural}", ns,
+                                  f"{kind} in namespace {ns}") for ns in dict.fromkeys([*namespaces, ROOT_NAMESPACE]))
+            tasks.append(Task(kind, api_version, f"{base}/{api.plural}", None, kind, fallback=fallback))
+            listed.add((kind, None))
         else:
             for ns in namespaces:
                 tasks.append(Task(kind, api_version, f"{base}/namespaces/{ns}/{api.plural}", ns,
@@ -425,6 +434,8 @@ def _read(client: _Client, task: Task, settings: ClusterSettings, origin: str,
         if status == 410 and cont and not restarted:  # continue token expired: one fresh, consistent list
             objects, dropped, cont, restarted = [], 0, None, True
             continue
+        if status == 403 and task.fallback and not cont:
+            return _read_all(client, task.fallback, settings, origin, drop_owned)
         if status >= 400:
             return [], [_unreadable(kind, ns, what, _message(raw, status))], 0
         body = _json(raw)
@@ -441,6 +452,19 @@ def _read(client: _Client, task: Task, settings: ClusterSettings, origin: str,
         cont = None if single else (body.get("metadata") or {}).get("continue")
         if not cont:
             return objects, [], dropped
+
+
+def _read_all(client: _Client, tasks: tuple[Task, ...], settings: ClusterSettings, origin: str,
+              drop_owned: bool) -> tuple[list[K8sObject], list[dict[str, Any]], int]:
+    objects: list[K8sObject] = []
+    unreadable: list[dict[str, Any]] = []
+    dropped = 0
+    for t in tasks:
+        o, u, d = _read(client, t, settings, origin, drop_owned)
+        objects += o
+        unreadable += u
+        dropped += d
+    return objects, unreadable, dropped
 
 
 def _unreadable(kind: str, ns: str | None, what: str, reason: str) -> dict[str, Any]:
