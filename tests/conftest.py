@@ -24,3 +24,11 @@ def require_corpus():
 def require_kubectl():
     if shutil.which("kubectl") is None:
         pytest.skip("kubectl is not on PATH")
+
+
+def corpus_cases(cases: list, id_key: str = "name") -> list:
+    """Parameters for a test per corpus case; one clearly skipped parameter when the corpus is absent."""
+    if cases:
+        return [pytest.param(c, id=str(c[id_key])) for c in cases]
+    reason = f"../shared/corpus not found at {CORPUS}: corpus tests need the shared folder beside the repo"
+    return [pytest.param(None, id="no-corpus", marks=pytest.mark.skip(reason=reason))]

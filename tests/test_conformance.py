@@ -8,7 +8,7 @@ import pytest
 
 from kubectl_meshcheck.testing import load_objects, run_rules
 
-from .conftest import CORPUS, require_corpus
+from .conftest import CORPUS, corpus_cases, require_corpus
 
 
 #: which port-naming IST messages each of our findings stands for
@@ -35,7 +35,7 @@ def _cases(area):
 PORT_CASES = _cases("port-naming")
 
 
-@pytest.mark.parametrize("case", PORT_CASES, ids=[c["name"] for c in PORT_CASES])
+@pytest.mark.parametrize("case", corpus_cases(PORT_CASES))
 def test_istio_port_naming_case(case, host):
     root = require_corpus() / "istio-analyzers"
     objects = [o for f in case["inputs"] for o in load_objects(root / f)]

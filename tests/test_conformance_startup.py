@@ -11,7 +11,7 @@ import pytest
 
 from kubectl_meshcheck.testing import load_objects, run_rules
 
-from .conftest import CORPUS, require_corpus
+from .conftest import CORPUS, corpus_cases, require_corpus
 
 SYSTEM = ("kube-system", "kube-public", "kube-node-lease", "local-path-storage")
 
@@ -44,7 +44,7 @@ def _run(case, host, messages):
 UID_CASES = _cases("application-uid")
 
 
-@pytest.mark.parametrize("case", UID_CASES, ids=[c["name"] for c in UID_CASES])
+@pytest.mark.parametrize("case", corpus_cases(UID_CASES))
 def test_istio_application_uid_case(case, host):
     got = _run(case, host, {"IST0144"})
     want = Counter((e["code"], e["resource"]) for e in case["expected"])
@@ -54,7 +54,7 @@ def test_istio_application_uid_case(case, host):
 ANNOTATION_CASES = [c for c in _cases("annotations") if not c.get("not_in_default_analyzer_set")]
 
 
-@pytest.mark.parametrize("case", ANNOTATION_CASES, ids=[c["name"] for c in ANNOTATION_CASES])
+@pytest.mark.parametrize("case", corpus_cases(ANNOTATION_CASES))
 def test_istio_annotation_case_misplaced_on_workloads(case, host):
     """IST0107 on workload controllers is ours (MC203); IST0107 on Pods/Namespaces (Ingress-class
     annotations), IST0108, IST0125 and IST0135 are not implemented yet, so only precision and the
@@ -76,7 +76,7 @@ DIVERGENCES = {
 INJECTION_CASES = [c for c in _cases("injection") if c["analyzer"] == "injection.Analyzer"]
 
 
-@pytest.mark.parametrize("case", INJECTION_CASES, ids=[c["name"] for c in INJECTION_CASES])
+@pytest.mark.parametrize("case", corpus_cases(INJECTION_CASES))
 def test_istio_injection_case(case, host):
     got = _run(case, host, {"IST0102", "IST0103", "IST0123", "IST0148"})
     pairs = [(e["code"], e["resource"]) for e in case["expected"]]
@@ -87,7 +87,7 @@ def test_istio_injection_case(case, host):
 IMAGE_AUTO_CASES = [c for c in _cases("injection") if c["analyzer"] == "injection.ImageAutoAnalyzer"]
 
 
-@pytest.mark.parametrize("case", IMAGE_AUTO_CASES, ids=[c["name"] for c in IMAGE_AUTO_CASES])
+@pytest.mark.parametrize("case", corpus_cases(IMAGE_AUTO_CASES))
 def test_istio_image_auto_case(case, host):
     got = _run(case, host, {"IST0146", "IST0147"})
     want = Counter((e["code"], e["resource"]) for e in case["expected"])

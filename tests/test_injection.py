@@ -20,7 +20,7 @@ from kubectl_meshcheck.mesh.injection import (
 )
 from kubectl_meshcheck.testing import load_objects
 
-from .conftest import CORPUS, require_corpus
+from .conftest import CORPUS, corpus_cases, require_corpus
 
 INJECT = CORPUS / "istio-inject"
 #: the fake nodes of upstream's TestInjection (kubelet 1.33 and 1.34), and TestInjectionOlderVersion's
@@ -82,7 +82,7 @@ ASPECTS = ("placement", "containers", "initContainers", "postStartWait")
 TALLY: Counter = Counter()
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["golden_output"] for c in CASES])
+@pytest.mark.parametrize("case", corpus_cases(CASES, "golden_output"))
 def test_prediction_matches_injector_golden(case):
     root = require_corpus() / "istio-inject"
     inputs = [d for d in yaml.safe_load_all((root / case["input"]).read_text()) if d]
