@@ -382,12 +382,14 @@ class Context:
             return self._index._decide_mode(obj, record=False)
         return self._index.mode_of(obj)
 
-    def cached(self, key: tuple, compute: Callable[[], Any]) -> Any:
+    def cached(self, key: tuple, compute: Callable[[], Any], kinds: Iterable[str] | None = None) -> Any:
         """Memoise a derived fact for the whole run (shared by all rules), e.g. per Service port.
 
-        Bypassed while a fix is being re-checked, since the objects then differ from the input.
+        While a fix is re-checked the objects differ from the input, so the fact is computed afresh,
+        unless ``kinds`` names every kind it depends on and the fix changes none of them (a fact over
+        all Services need not be rebuilt to re-check a Deployment's annotation).
         """
-        if self._repl:
+        if self._repl and (kinds is None or any(ref.kind in kinds for ref in self._repl)):
             return compute()
         try:
             return self._index.memo[key]

@@ -28,7 +28,7 @@ from .registry import RegistryError, RuleRegistry
 
 ENTRY_POINT_GROUP = "meshcheck"
 AUTOLOAD_ENV = "MESHCHECK_DISABLE_PLUGIN_AUTOLOAD"
-BUNDLED = ("ports", "ownership", "startup")
+BUNDLED = ("ports", "ownership", "startup", "probes", "egress")
 BUNDLED_PACKAGE = "kubectl_meshcheck_plugins"
 
 

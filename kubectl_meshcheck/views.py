@@ -10,10 +10,14 @@ from collections.abc import Callable
 from typing import Any
 
 from .engine import RunResult
+from .index import Context
 from .mesh.apps import effective_target_port, resolve_target_port
+from .mesh.egress import egress_of, outbound_policy
 from .mesh.injection import PROXY_CONTAINER, calls_quit, injection_of, network_at_start
+from .mesh.mtls import mtls_of
+from .mesh.probes import inbound_captured, probes_of, verdict
 from .mesh.protocol import service_port_protocol
-from .model import Finding, Topic
+from .model import Finding, MeshMode, Topic
 
 #: (column header, row key) for the table; wide adds the second list
 PORTS_COLUMNS = [
@@ -157,7 +161,171 @@ def startup_rows(result: RunResult) -> list[dict[str, Any]]:
     return rows
 
 
+PROBES_COLUMNS = [
+    ("NAMESPACE", "namespace"), ("WORKLOAD", "workload"), ("CONTAINER", "container"), ("PROBE", "probe"),
+    ("ORIGINAL", "original"), ("KUBELET CALLS", "kubeletCalls"), ("WORKS", "works"), ("FINDINGS", "findings"),
+]
+PROBES_WIDE = [("WHY", "why"), ("MTLS", "mtls"), ("REWRITE", "rewriteReason")]
+
+
+def _describe(probe: dict, handler: str, resolved: Any = None) -> str:
+    """``httpGet :http=8080/healthz (HTTPS, host x)``, ``tcpSocket :6379``, ``grpc :9090``, ``exec cat /x``."""
+    action = probe.get(handler) or {}
+    if handler == "exec":
+        return "exec " + " ".join(str(x) for x in action.get("command") or [])
+    if handler not in ("httpGet", "tcpSocket", "grpc"):
+        return "(none)"
+    port = action.get("port")
+    text = f"{handler} :{port}" + (f"={resolved}" if isinstance(port, str) and resolved is not None else "")
+    if handler == "httpGet":
+        text += str(action.get("path") or "/")
+        extra = [x for x in (action.get("scheme") if action.get("scheme") not in (None, "HTTP") else None,
+                             f"host {action['host']}" if action.get("host") else None) if x]
+        text += f" ({', '.join(extra)})" if extra else ""
+    return text
+
+
+def _probe_codes(findings: list[Finding], key: tuple, plan) -> list[str]:
+    """MC4xx findings on this probe: by path, or naming its container and kind in their args."""
+    codes = set()
+    for f in findings:
+        if f.suppressed or not f.code.startswith("MC4") or f.object.key != key:
+            continue
+        args = f.diagnostic.args if isinstance(f.diagnostic.args, dict) else {}
+        named = [p for p in args.get("probes") or [] if isinstance(p, dict)]
+        if (f.diagnostic.path == plan.path or f.diagnostic.path.startswith(plan.path + "/")
+                or any(p.get("container") == plan.container and p.get("kind") == plan.kind for p in named)
+                or (f.code == "MC408" and plan.container in args.get("containers", []))):
+            codes.add(f.code)
+    return sorted(codes)
+
+
+def probes_rows(result: RunResult) -> list[dict[str, Any]]:
+    """One row per container probe (and lifecycle hook): the original, what the kubelet will call after
+    injection, whether it will work and why, findings. Built from ``mesh.probes`` and ``mesh.mtls``, as
+    the rules are.
+
+    Keys: namespace, workload (Kind/name), container, init (an init container), probe (readinessProbe,
+    livenessProbe, startupProbe, preStop, postStart), handler, original (summary), port, path, kubeletCalls
+    (summary), rewritten, predicted, url (the agent's /app-health path), kubelet (the probe the kubelet
+    runs, as JSON), prober (its ISTIO_KUBE_APP_PROBERS entry), works (yes, no, meaningless, unknown), why,
+    mtls (inbound mode on the probe's port, sidecar pods only), mtlsSource, rewriteReason, mesh, findings
+    (MC4xx codes), origin."""
+    index = result.index
+    rows = []
+    for wl in sorted(index.workloads, key=lambda w: (w.namespace or "", w.obj.kind, w.obj.name)):
+        pp = probes_of(wl, index)
+        if not pp.probes:
+            continue
+        mode = index.mode_of(wl)
+        for plan in pp.probes:
+            mtls = mtls_of(wl, plan.port, index) if pp.injected else None
+            judged = verdict(plan, pp.injected, mtls.mode if mtls else "",
+                             inbound_captured(wl.pod_annotations, plan.port))
+            action = plan.original.get(plan.handler) if isinstance(plan.original.get(plan.handler), dict) else {}
+            rows.append({
+                "namespace": wl.namespace or "",
+                "workload": f"{wl.obj.kind}/{wl.obj.name}",
+                "container": plan.container,
+                "init": plan.init,
+                "probe": plan.kind,
+                "handler": plan.handler,
+                "original": _describe(plan.original, plan.handler, plan.port),
+                "port": plan.port if plan.port is not None else action.get("port"),
+                "path": action.get("path") if plan.handler == "httpGet" else None,
+                "kubeletCalls": _describe(plan.kubelet, plan.kubelet_handler) if plan.rewritten else "as written",
+                "rewritten": plan.rewritten,
+                "predicted": pp.predicted,
+                "url": plan.url,
+                "kubelet": plan.kubelet,
+                "prober": plan.prober,
+                "works": judged.works,
+                "why": judged.why,
+                "mtls": mtls.mode if mtls else "",
+                "mtlsSource": mtls.source if mtls else "",
+                "rewriteReason": plan.why,
+                "mesh": mode.mode.value + ("?" if mode.assumed else ""),
+                "findings": _probe_codes(result.findings, wl.ref.key, plan),
+                "origin": wl.obj.location(plan.path),
+            })
+    return rows
+
+
+# -- egress ----------------------------------------------------------------------------------------
+
+EGRESS_COLUMNS = [
+    ("NAMESPACE", "namespace"), ("WORKLOAD", "workload"), ("HOST", "host"), ("PORT", "port"),
+    ("PROTOCOL", "protocol"), ("FOUND IN", "foundIn"), ("COVERED BY", "coveredBy"), ("POLICY", "policy"),
+    ("ISTIO WILL", "fate"), ("FINDINGS", "findings"),
+]
+EGRESS_WIDE = [("CONTAINER", "container"), ("APP", "app"), ("VALUE", "text"), ("WHY", "why"),
+               ("POLICY SOURCE", "policySource")]
+NAMESPACE_COLUMNS = [("NAMESPACE", "namespace"), ("POLICY", "policy"), ("SOURCE", "policySource")]
+
+
+def _egress_codes(result: RunResult, ref_key: tuple, path: str, host: str) -> list[str]:
+    return sorted({f.code for f in result.findings if not f.suppressed and f.code.startswith("MC3")
+                   and f.object.key == ref_key and f.diagnostic.path == path
+                   and (f.diagnostic.args or {}).get("host") == host})
+
+
+def egress_rows(result: RunResult) -> list[dict[str, Any]]:
+    """One row per endpoint a workload's containers name (in-cluster ones too).
+
+    Keys: namespace, workload (Kind/name), mesh (sidecar/ambient/none, ``?`` if assumed), container,
+    host, port, app (PostgreSQL, HTTPS, Kafka...), protocol (what a ServiceEntry port should declare),
+    tls, serverFirst, foundIn (``env X``, ``args[2]``, ``env X (ConfigMap ns/name key k)``), text (the
+    value, redacted), inCluster, why (the classification), coveredBy (``ns/name`` of the ServiceEntry or
+    null), portMissingIn, capturedBy [{object, port, listener}], policy (ALLOW_ANY/REGISTRY_ONLY),
+    policySource, fate (passthrough / blackhole / 502 / routed / captured / hangs / in-cluster / no
+    sidecar), findings (MC3xx codes), origin."""
+    index = result.index
+    lookups = Context(index, frozenset(index.kinds()) | {"Workload"}, rule_code="egress view")  # sees every kind
+    rows = []
+    for wl in sorted(index.workloads, key=lambda w: (w.namespace or "", w.obj.kind, w.obj.name)):
+        mode = index.mode_of(wl)
+        eg = egress_of(wl, lookups)
+        for j in eg.judged:
+            ep = j.endpoint
+            row = {"namespace": wl.namespace or "", "workload": f"{wl.obj.kind}/{wl.obj.name}",
+                   "mesh": mode.mode.value + ("?" if mode.assumed else ""),
+                   **j.to_json(eg.policy), "policy": eg.policy.mode, "policySource": eg.policy.source,
+                   "findings": _egress_codes(result, wl.ref.key, ep.path, ep.host), "origin": wl.obj.location(ep.path)}
+            if mode.mode is not MeshMode.SIDECAR:
+                row["fate"] = f"no sidecar ({mode.mode.value}): the pod connects directly"
+            rows.append(row)
+    return rows
+
+
+def egress_namespace_rows(result: RunResult) -> list[dict[str, Any]]:
+    """Per namespace with workloads: the outbound policy its pods get by default, and where it comes from
+    (a workload-selecting Sidecar may still override it for some pods; the endpoint rows show that)."""
+    index = result.index
+    namespaces = sorted({w.namespace or "default" for w in index.workloads})
+    sidecars = index.all_objects("Sidecar")
+    out = []
+    for ns in namespaces:
+        p = outbound_policy(ns, None, sidecars, index.mesh_config)
+        out.append({"namespace": ns, "policy": p.mode, "policySource": p.source, "emptyPolicyGotcha": p.gotcha})
+    return out
+
+
+def proposed_service_entries(result: RunResult) -> list[dict[str, Any]]:
+    """The ServiceEntries the MC301-MC303 fixes propose, once each, ready to apply (for ``-o yaml``)."""
+    seen: dict[tuple, dict] = {}
+    for f in result.findings:
+        if f.suppressed or f.code not in ("MC301", "MC302", "MC303"):
+            continue
+        for fr in f.fixes:
+            for part in fr.fix.parts():
+                if part.target.kind == "ServiceEntry" and part.ops and part.ops[0].path == "":
+                    seen.setdefault(part.target.key, part.ops[0].value)
+    return [seen[k] for k in sorted(seen)]
+
+
 VIEWS: dict[Topic, tuple[Callable[[RunResult], list[dict]], list, list]] = {
     Topic.PORTS: (ports_rows, PORTS_COLUMNS, PORTS_WIDE),
     Topic.STARTUP: (startup_rows, STARTUP_COLUMNS, STARTUP_WIDE),
+    Topic.PROBES: (probes_rows, PROBES_COLUMNS, PROBES_WIDE),
+    Topic.EGRESS: (egress_rows, EGRESS_COLUMNS, EGRESS_WIDE),
 }

@@ -191,6 +191,7 @@ class InjectorSettings:
     cni: bool = False  # Istio CNI (istio-validation) instead of istio-init
     source: str = "defaults"
     namespaces_by_default: bool = False  # sidecarInjectorWebhook.enableNamespacesByDefault
+    rewrite_probes: bool | None = None  # sidecarInjectorWebhook.rewriteAppHTTPProbe; None: the version's default
 
     def at_least(self, version: tuple[int, int]) -> bool:
         """Does the install have behaviour first released in ``version``? Unknown: yes (newest)."""
@@ -208,7 +209,8 @@ class InjectorSettings:
         v = self.istio_version
         return {"istioVersion": f"{v[0]}.{v[1]}" if v else None, "nativeSidecars": self.native_mode,
                 "kubeletVersions": list(self.kubelet_versions), "holdInstallValue": self.hold_install,
-                "cni": self.cni, "namespacesByDefault": self.namespaces_by_default, "source": self.source}
+                "cni": self.cni, "namespacesByDefault": self.namespaces_by_default, "source": self.source,
+                "rewriteAppHTTPProbe": self.rewrite_probes}
 
 
 def settings_from_injector_values(values: dict, base: InjectorSettings | None = None) -> InjectorSettings:
@@ -223,6 +225,7 @@ def settings_from_injector_values(values: dict, base: InjectorSettings | None = 
         cni = pilot["cni"].get("enabled")
     native = str(env.get("ENABLE_NATIVE_SIDECARS", "")).lower()
     webhook = values.get("sidecarInjectorWebhook") if isinstance(values.get("sidecarInjectorWebhook"), dict) else {}
+    rewrite = webhook.get("rewriteAppHTTPProbe")
     return InjectorSettings(
         istio_version=base.istio_version or parse_version(glob.get("tag")),
         native_sidecars=base.native_sidecars or (native if native in NATIVE_MODES else ""),
@@ -231,6 +234,8 @@ def settings_from_injector_values(values: dict, base: InjectorSettings | None = 
         cni=base.cni or cni is True,
         source=base.source,
         namespaces_by_default=base.namespaces_by_default or webhook.get("enableNamespacesByDefault") is True,
+        rewrite_probes=base.rewrite_probes if base.rewrite_probes is not None else
+        (rewrite if isinstance(rewrite, bool) else None),
     )
 
 
@@ -275,7 +280,7 @@ def settings_from_objects(objects, base: InjectorSettings | None = None) -> Inje
             settings.istio_version or parse_version(tag),
             settings.native_sidecars or (native if native in NATIVE_MODES else ""),
             settings.kubelet_versions, settings.hold_install, settings.cni, settings.source,
-            settings.namespaces_by_default)
+            settings.namespaces_by_default, settings.rewrite_probes)
         sources.append(f"Deployment {obj.namespace}/{obj.name}")
         break
     kubelets = tuple(str((n.get("/status/nodeInfo") or {}).get("kubeletVersion") or "") for n in objects
@@ -283,11 +288,12 @@ def settings_from_objects(objects, base: InjectorSettings | None = None) -> Inje
     if kubelets and not settings.kubelet_versions:
         settings = InjectorSettings(settings.istio_version, settings.native_sidecars, kubelets,
                                     settings.hold_install, settings.cni, settings.source,
-                                    settings.namespaces_by_default)
+                                    settings.namespaces_by_default, settings.rewrite_probes)
         sources.append(f"{len(kubelets)} Node(s)")
     source = " + ".join(sources) or "defaults"
     return InjectorSettings(settings.istio_version, settings.native_sidecars, settings.kubelet_versions,
-                            settings.hold_install, settings.cni, source, settings.namespaces_by_default)
+                            settings.hold_install, settings.cni, source, settings.namespaces_by_default,
+                            settings.rewrite_probes)
 
 
 @dataclass(frozen=True)

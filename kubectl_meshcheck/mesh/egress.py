@@ -1,0 +1,734 @@
+"""Egress facts: where a workload connects, whether a ServiceEntry covers it, and the outbound policy.
+
+Facts (reference/istio-facts.md §A6, §C1-C7):
+
+- ``outboundTrafficPolicy``: mesh config ``outboundTrafficPolicy.mode`` (default ALLOW_ANY), overridden
+  by the Sidecar resource that applies to the workload (one with a matching ``workloadSelector`` in
+  its namespace, else the namespace's selector-less one, else the selector-less one in the root
+  namespace). A Sidecar with ``outboundTrafficPolicy: {}`` means REGISTRY_ONLY (the enum's zero
+  value; istiod uses the field whenever it is non-nil). Whether the chosen Sidecar's *missing* field
+  falls back to the mesh config rather than to a root-namespace Sidecar is source-derived.
+- REGISTRY_ONLY: unknown TCP goes to BlackHoleCluster (reset), unknown HTTP gets a 502.
+  ALLOW_ANY: PassthroughCluster (works, no mesh features).
+- Explicit HTTP ports of any Service create ``0.0.0.0:<port>`` listeners routed by Host; TCP ports
+  without a VIP (headless, ExternalName, address-less ServiceEntries) create ``0.0.0.0:<port>``
+  listeners that take every connection on the port (A6). Server-first protocols hang when sniffed.
+- ServiceEntry ``hosts`` match by Host/SNI (wildcards ``*.x`` by suffix), ``addresses`` (IPs or CIDRs)
+  by destination IP, ``exportTo`` (default ``*``; ``.`` = own namespace; ``~`` = none) limits who sees it.
+
+The inventory reads container env literals, ``valueFrom.configMapKeyRef`` / ``envFrom.configMapRef``
+(only when the ConfigMap is in the input; a live run reads no application ConfigMaps), ``args`` and
+``command``. Values from Secrets are never read. Every text kept here is redacted (``redact.py``).
+Recognised: URLs of any network scheme, JDBC, ``host:port`` (also Kafka-style lists), bare IPs and
+hostnames in ``*_HOST``-style variables (with a sibling ``*_PORT``), Cloud SQL instance strings.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import ipaddress
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ..model import K8sObject, Workload
+from ..redact import is_secret_name, redact, redact_env
+from .config import MeshConfig
+from .protocol import HTTP_FAMILY, Protocol, parse_protocol, service_port_protocol
+
+#: scheme -> (application, default port, TLS from the first byte, server-first)
+SCHEMES: dict[str, tuple[str, int | None, bool, bool]] = {
+    "http": ("HTTP", 80, False, False), "ws": ("HTTP", 80, False, False),
+    "https": ("HTTPS", 443, True, False), "wss": ("HTTPS", 443, True, False),
+    "grpc": ("gRPC", None, False, False), "grpcs": ("gRPC", 443, True, False),
+    "postgres": ("PostgreSQL", 5432, False, False), "postgresql": ("PostgreSQL", 5432, False, False),
+    "mysql": ("MySQL", 3306, False, True), "mariadb": ("MySQL", 3306, False, True),
+    "mongodb": ("MongoDB", 27017, False, False), "mongodb+srv": ("MongoDB", 27017, True, False),
+    "redis": ("Redis", 6379, False, False), "rediss": ("Redis", 6379, True, False),
+    "amqp": ("AMQP", 5672, False, False), "amqps": ("AMQP", 5671, True, False),
+    "kafka": ("Kafka", 9092, False, False),
+    "nats": ("NATS", 4222, False, True), "tls": ("TLS", None, True, False),
+    "smtp": ("SMTP", 25, False, True), "smtps": ("SMTP", 465, True, False),
+    "ldap": ("LDAP", 389, False, False), "ldaps": ("LDAP", 636, True, False),
+    "ftp": ("FTP", 21, False, True), "sqlserver": ("SQL Server", 1433, False, False),
+    "memcached": ("Memcached", 11211, False, False), "tcp": ("TCP", None, False, False),
+    "clickhouse": ("ClickHouse", 9000, False, False),
+}
+#: well-known ports -> (application, TLS, server-first) for host:port and bare values
+PORT_APPS: dict[int, tuple[str, bool, bool]] = {
+    443: ("HTTPS", True, False), 80: ("HTTP", False, False), 5432: ("PostgreSQL", False, False),
+    3306: ("MySQL", False, True), 27017: ("MongoDB", False, False), 6379: ("Redis", False, False),
+    6380: ("Redis", True, False), 5672: ("AMQP", False, False), 5671: ("AMQP", True, False),
+    9092: ("Kafka", False, False), 9093: ("Kafka", True, False), 4222: ("NATS", False, True),
+    25: ("SMTP", False, True), 587: ("SMTP", False, True), 465: ("SMTP", True, False),
+    1433: ("SQL Server", False, False), 1521: ("Oracle", False, False), 11211: ("Memcached", False, False),
+    9042: ("Cassandra", False, False), 2181: ("ZooKeeper", False, False), 8443: ("HTTPS", True, False),
+    3307: ("TLS", True, False),
+}
+#: key words in env names -> application (for DB_HOST=... style settings)
+KEY_APPS = (("POSTGRES", "PostgreSQL"), ("PG", "PostgreSQL"), ("MYSQL", "MySQL"), ("MARIADB", "MySQL"),
+            ("MONGO", "MongoDB"), ("REDIS", "Redis"), ("RABBIT", "AMQP"), ("AMQP", "AMQP"), ("KAFKA", "Kafka"),
+            ("SMTP", "SMTP"), ("MAIL", "SMTP"), ("NATS", "NATS"))
+APP_PORTS = {"PostgreSQL": 5432, "MySQL": 3306, "MongoDB": 27017, "Redis": 6379, "AMQP": 5672, "Kafka": 9092,
+             "SMTP": 25, "NATS": 4222}
+SERVER_FIRST_APPS = frozenset({"MySQL", "SMTP", "NATS", "FTP"})
+#: databases and brokers that keep connections open for a long time (pools)
+LONG_LIVED_APPS = frozenset({"PostgreSQL", "MySQL", "MongoDB", "Redis", "AMQP", "Kafka", "SQL Server", "Oracle",
+                             "Cassandra", "NATS"})
+_HOST_KEY = re.compile(r"(^|_)(HOST|HOSTNAME|ADDR|ADDRESS|SERVER|SERVERS|ENDPOINT|BROKERS?|URL|URI|DSN|IP)$", re.I)
+_URL = re.compile(r"(?P<jdbc>jdbc:)?(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?P<rest>[^\s'\"<>`]+)")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = rf"{_LABEL}(?:\.{_LABEL})*"
+_HOSTPORT = re.compile(rf"(?<![A-Za-z0-9.\-/:@])(?P<host>{_HOSTNAME}|\d{{1,3}}(?:\.\d{{1,3}}){{3}}):(?P<port>\d{{2,5}})"
+                       r"(?![0-9A-Za-z.:/])")
+_IP = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d.]|/\d)")
+_ORACLE = re.compile(rf"jdbc:oracle:[a-z]+:[^@\s]*@(?://)?(?P<host>{_HOSTNAME}):(?P<port>\d{{2,5}})", re.I)
+_CLOUDSQL = re.compile(r"(?<![\w-])([a-z][a-z0-9\-]{4,28}[a-z0-9]:[a-z]+-[a-z]+\d:[a-z0-9][a-z0-9\-]*)(?:=tcp:\d+)?")
+_VAR = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
+CLUSTER_SUFFIXES = (".svc", ".svc.cluster.local", ".cluster.local")
+SKIP_HOSTS = frozenset({"tcp", "udp", "localhost", "0.0.0.0", "127.0.0.1", "::", "::1", "host.docker.internal"})
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One place a workload connects to, as far as its spec shows.
+
+    ``text`` is the redacted value it was found in; ``found_in`` names the container field
+    (``env DATABASE_URL``, ``args[2]``, ``env DB (ConfigMap shop/app key db)``); ``path`` is its JSON Pointer.
+    """
+
+    host: str
+    port: int | None
+    app: str  # "PostgreSQL", "HTTPS", "Kafka"...
+    tls: bool
+    server_first: bool
+    container: str
+    found_in: str
+    path: str
+    text: str
+    in_cluster: bool
+    why: str  # why in-cluster or external
+    scheme: str = ""
+
+    @property
+    def is_ip(self) -> bool:
+        return is_ip(self.host)
+
+    @property
+    def protocol(self) -> Protocol:
+        """What a ServiceEntry port for it should declare: TLS/HTTPS when TLS from the first byte,
+        HTTP only for plain HTTP, TCP for everything else (databases, brokers)."""
+        if self.tls:
+            return Protocol.HTTPS if self.app == "HTTPS" else Protocol.TLS
+        if self.app == "HTTP":
+            return Protocol.HTTP
+        return Protocol.TCP
+
+    @property
+    def long_lived(self) -> bool:
+        return self.app in LONG_LIVED_APPS
+
+    def display(self) -> str:
+        return f"{self.host}:{self.port}" if self.port else self.host
+
+    def to_json(self) -> dict[str, Any]:
+        return {"host": self.host, "port": self.port, "app": self.app, "protocol": self.protocol.value,
+                "tls": self.tls, "serverFirst": self.server_first, "container": self.container,
+                "foundIn": self.found_in, "text": self.text, "inCluster": self.in_cluster, "why": self.why}
+
+
+@functools.lru_cache(maxsize=8192)  # the same hosts recur across every workload and ServiceEntry
+def is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
+# -- finding endpoints in text ------------------------------------------------------------------
+
+
+@dataclass
+class _Raw:
+    host: str
+    port: int | None
+    app: str
+    tls: bool
+    server_first: bool
+    scheme: str = ""
+
+
+def _port(text: str | None) -> int | None:
+    try:
+        n = int(text) if text else None
+    except ValueError:
+        return None
+    return n if n and 0 < n < 65536 else None
+
+
+def _from_port(host: str, port: int | None, hint_app: str | None = None) -> _Raw:
+    if hint_app and (port is None or port == APP_PORTS.get(hint_app)):
+        return _Raw(host, port or APP_PORTS.get(hint_app), hint_app, False, hint_app in SERVER_FIRST_APPS)
+    app, tls, first = PORT_APPS.get(port or 0, (hint_app or "TCP", False, (hint_app or "") in SERVER_FIRST_APPS))
+    return _Raw(host, port, app, tls, first)
+
+
+def _hosts_of(netloc: str) -> list[tuple[str, int | None]]:
+    """``user:pw@h1:1,h2:2`` -> [(h1, 1), (h2, 2)]; IPv6 in brackets kept."""
+    netloc = netloc.rsplit("@", 1)[-1]
+    out = []
+    for part in netloc.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if part.startswith("["):
+            host, _, rest = part[1:].partition("]")
+            out.append((host, _port(rest.lstrip(":"))))
+            continue
+        host, _, port = part.partition(":")
+        out.append((host, _port(port) if port else None))
+    return out
+
+
+def _key_app(name: str | None) -> str | None:
+    up = (name or "").upper()
+    for word, app in KEY_APPS:
+        if re.search(rf"(^|_){word}", up):
+            return app
+    return None
+
+
+def scan_text(text: str, key: str | None = None, siblings: dict[str, str] | None = None) -> list[_Raw]:
+    """Endpoints mentioned in one value (an env value, an arg, a command line)."""
+    out: list[_Raw] = []
+    hint = _key_app(key)
+    rest = text
+    for m in _URL.finditer(text):
+        scheme = m.group("scheme").lower()
+        known = SCHEMES.get(scheme)
+        if known is None:
+            continue
+        app, default, tls, first = known
+        body = m.group("rest")
+        netloc = re.split(r"[/?#;]", body, maxsplit=1)[0]
+        if scheme == "sqlserver" or m.group("jdbc"):
+            netloc = netloc.split(";", 1)[0]
+        for host, port in _hosts_of(netloc):
+            if host:
+                tls_now = tls or (app == "HTTPS")
+                out.append(_Raw(host.lower(), port or default, app, tls_now, first, scheme))
+        rest = rest.replace(m.group(0), " ")
+    for m in _ORACLE.finditer(rest):
+        out.append(_Raw(m.group("host").lower(), _port(m.group("port")), "Oracle", False, False, "oracle"))
+        rest = rest.replace(m.group(0), " ")
+    for m in _CLOUDSQL.finditer(rest):
+        out.append(_Raw("sqladmin.googleapis.com", 443, "HTTPS", True, False, "cloudsql"))
+        rest = rest.replace(m.group(0), " ")
+    for m in _HOSTPORT.finditer(rest):
+        host, port = m.group("host").lower(), _port(m.group("port"))
+        if port is None or port < 20 or (not is_ip(host) and not re.search(r"[a-z]", host)):
+            continue
+        out.append(_from_port(host, port, hint))
+        rest = rest.replace(m.group(0), " ")
+    if key and _HOST_KEY.search(key) and not out:
+        value = text.strip()
+        sibling_port = None
+        if siblings is not None:
+            prefix = re.sub(r"(HOST|HOSTNAME|ADDR|ADDRESS|SERVER|IP)$", "", key, flags=re.I)
+            sibling_port = _port((siblings.get(prefix + "PORT") or "").strip())
+        if is_ip(value) or (re.fullmatch(_HOSTNAME, value) and re.search(r"[a-z]", value.lower())):
+            out.append(_from_port(value.lower(), sibling_port, hint))
+    elif not out:
+        for m in _IP.finditer(rest):
+            if key and _HOST_KEY.search(key):
+                out.append(_from_port(m.group(1), None, hint))
+    return [r for r in out if r.host not in SKIP_HOSTS and not r.host.startswith("127.")
+            and (is_ip(r.host) or re.fullmatch(_HOSTNAME, r.host))]
+
+
+# -- classification -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClusterNames:
+    """What the input knows of in-cluster names: Services by (namespace, name), cluster IPs, namespaces."""
+
+    services: frozenset[tuple[str, str]] = frozenset()
+    cluster_ips: frozenset[str] = frozenset()
+    namespaces: frozenset[str] = frozenset()
+    domain: str = "cluster.local"
+
+
+def cluster_names(services: Iterable[K8sObject], namespaces: Iterable[str] = ()) -> ClusterNames:
+    svcs, ips = set(), set()
+    for s in services:
+        svcs.add((s.namespace or "", s.name))
+        spec = s.data.get("spec") or {}
+        for ip in [spec.get("clusterIP"), *(spec.get("clusterIPs") or [])]:
+            if ip and ip != "None":
+                ips.add(str(ip))
+    return ClusterNames(frozenset(svcs), frozenset(ips), frozenset(namespaces))
+
+
+def classify(host: str, namespace: str, names: ClusterNames) -> tuple[bool, str]:
+    """(in cluster?, why) for a host a pod in ``namespace`` dials."""
+    h = host.lower().rstrip(".")
+    if is_ip(h):
+        if h in names.cluster_ips:
+            return True, "a Service's cluster IP"
+        return False, "an IP address that is no Service's cluster IP in the input"
+    if h.endswith(CLUSTER_SUFFIXES) or h.endswith("." + names.domain):
+        return True, "a cluster DNS name (*.svc / *.cluster.local)"
+    labels = h.split(".")
+    if len(labels) == 1:
+        if (namespace, h) in names.services:
+            return True, f"Service {namespace}/{h}"
+        return True, "a short name, resolved in the pod's namespace (no Service of that name in the input)"
+    if len(labels) == 2 and ((labels[1], labels[0]) in names.services or labels[1] in names.namespaces):
+        return True, f"<service>.<namespace> name of namespace {labels[1]}"
+    return False, "an external DNS name"
+
+
+# -- the inventory ----------------------------------------------------------------------------------
+
+ConfigMapLookup = Callable[[str, str], "K8sObject | None"]
+
+
+def _env_values(c: dict, path: str, namespace: str, lookup: ConfigMapLookup | None) -> list[tuple[str, str, str, str]]:
+    """(name, value, found_in, path) for each readable env value of one container; never Secrets."""
+    out: list[tuple[str, str, str, str]] = []
+    for i, e in enumerate(c.get("env") or []):
+        if not isinstance(e, dict) or not e.get("name"):
+            continue
+        name = str(e["name"])
+        if isinstance(e.get("value"), str):
+            out.append((name, e["value"], f"env {name}", f"{path}/env/{i}/value"))
+            continue
+        ref = ((e.get("valueFrom") or {}).get("configMapKeyRef")) or {}
+        if ref.get("name") and ref.get("key") and lookup is not None:
+            cm = lookup(namespace, str(ref["name"]))
+            value = ((cm.data.get("data") or {}).get(str(ref["key"])) if cm is not None else None)
+            if isinstance(value, str):
+                out.append((name, value, f"env {name} (ConfigMap {namespace}/{ref['name']} key {ref['key']})",
+                            f"{path}/env/{i}/valueFrom/configMapKeyRef"))
+    for i, ef in enumerate(c.get("envFrom") or []):
+        ref = (ef or {}).get("configMapRef") or {}
+        if ref.get("name") and lookup is not None:
+            cm = lookup(namespace, str(ref["name"]))
+            prefix = str((ef or {}).get("prefix") or "")
+            for key, value in sorted(((cm.data.get("data") or {}) if cm is not None else {}).items()):
+                if isinstance(value, str):
+                    out.append((prefix + key, value, f"env {prefix}{key} (ConfigMap {namespace}/{ref['name']})",
+                                f"{path}/envFrom/{i}/configMapRef"))
+    return out
+
+
+def inventory(wl: Workload, names: ClusterNames, lookup: ConfigMapLookup | None = None) -> list[Endpoint]:
+    """Every endpoint the workload's containers mention, classified, deduplicated by (container, host, port)."""
+    ns = wl.namespace or "default"
+    out: list[Endpoint] = []
+    seen: set[tuple] = set()
+    native = [(p, c) for p, c in wl.containers(init=True) if c.get("restartPolicy") == "Always"]
+    for path, c in [*wl.containers(), *native]:
+        cname = str(c.get("name") or "")
+        if cname == "istio-proxy":
+            continue
+        envs = _env_values(c, path, ns, lookup)
+        siblings = {n: v for n, v, _, _ in envs}
+        items: list[tuple[str | None, str, str, str, str]] = []
+        for name, value, where, p in envs:
+            items.append((name, value, where, p, redact_env(name, value)))
+        for field_ in ("command", "args"):
+            for j, a in enumerate(c.get(field_) or []):
+                if isinstance(a, str):
+                    prev = (c.get(field_) or [None])[j - 1] if j else None
+                    key = str(prev).lstrip("-").replace("-", "_") if isinstance(prev, str) and prev.startswith("-") \
+                        else None
+                    flag = a.split("=", 1)[0].lstrip("-").replace("-", "_") if a.startswith("-") and "=" in a else key
+                    shown = "****" if flag and is_secret_name(flag) and "://" not in a else redact(a)
+                    items.append((flag, a, f"{field_}[{j}]", f"{path}/{field_}/{j}", shown))
+        image = str(c.get("image") or "")
+        if any(k in image for k in ("cloudsql-docker/gce-proxy", "cloud-sql-proxy", "cloud-sql-connectors")):
+            # the Cloud SQL Auth Proxy calls the SQL Admin API, then the instance on 3307 (its IP is not in the spec)
+            items.append((None, "https://sqladmin.googleapis.com", "image (Cloud SQL Auth Proxy)",
+                          f"{path}/image", image))
+        for key, value, where, p, shown in items:
+            # the kubelet expands $(VAR) from the container's env: do the same for literal values
+            value = _VAR.sub(lambda m, env=siblings: env.get(m.group(1), m.group(0)), value)
+            for raw in scan_text(value, key, siblings):
+                ident = (cname, raw.host, raw.port)
+                if ident in seen:
+                    continue
+                seen.add(ident)
+                inside, why = classify(raw.host, ns, names)
+                out.append(Endpoint(raw.host, raw.port, raw.app, raw.tls, raw.server_first, cname, where, p, shown,
+                                    inside, why, raw.scheme))
+    return out
+
+
+# -- outbound traffic policy ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutboundPolicy:
+    """The outboundTrafficPolicy mode a workload's sidecar uses, and where it comes from."""
+
+    mode: str  # ALLOW_ANY | REGISTRY_ONLY | ALLOW_ANY_DYNAMIC_DNS
+    source: str
+    sidecar: K8sObject | None = None
+    gotcha: bool = False  # ``outboundTrafficPolicy: {}`` read as REGISTRY_ONLY
+
+    @property
+    def registry_only(self) -> bool:
+        return self.mode == "REGISTRY_ONLY"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"mode": self.mode, "source": self.source, "emptyPolicyGotcha": self.gotcha}
+
+
+def _selects(sidecar: K8sObject, labels: dict) -> bool:
+    sel = ((sidecar.data.get("spec") or {}).get("workloadSelector") or {}).get("labels") or {}
+    return all(str(labels.get(k)) == str(v) and k in labels for k, v in sel.items())
+
+
+def _has_selector(sidecar: K8sObject) -> bool:
+    return bool(((sidecar.data.get("spec") or {}).get("workloadSelector") or {}).get("labels"))
+
+
+def applicable_sidecar(namespace: str, labels: dict | None, sidecars: Iterable[K8sObject],
+                       root: str) -> K8sObject | None:
+    """The Sidecar resource that configures a workload (or, with ``labels=None``, a namespace's default)."""
+    scs = sorted(sidecars, key=lambda s: (s.namespace or "", s.name))
+    if labels is not None:
+        for s in scs:
+            if s.namespace == namespace and _has_selector(s) and _selects(s, labels):
+                return s
+    for ns in dict.fromkeys([namespace, root]):
+        for s in scs:
+            if s.namespace == ns and not _has_selector(s):
+                return s
+    return None
+
+
+def outbound_policy(namespace: str, labels: dict | None, sidecars: Iterable[K8sObject],
+                    mesh: MeshConfig) -> OutboundPolicy:
+    root = str(mesh.get("rootNamespace") or "istio-system")
+    sc = applicable_sidecar(namespace, labels, sidecars, root)
+    if sc is not None:
+        otp = (sc.data.get("spec") or {}).get("outboundTrafficPolicy")
+        if isinstance(otp, dict):
+            mode = str(otp.get("mode") or "REGISTRY_ONLY").upper()
+            where = "root-namespace " if sc.namespace == root and namespace != root else ""
+            gotcha = not otp.get("mode")
+            note = " (outboundTrafficPolicy without mode means REGISTRY_ONLY)" if gotcha else ""
+            return OutboundPolicy(mode, f"{where}Sidecar {sc.namespace}/{sc.name}{note}", sc, gotcha)
+    mode = str(mesh.get("outboundTrafficPolicy.mode") or "ALLOW_ANY").upper()
+    src = f"mesh config ({mesh.source})" if mesh.source != "Istio defaults" else "Istio defaults"
+    return OutboundPolicy(mode, src, None)
+
+
+# -- ServiceEntry coverage -------------------------------------------------------------------------
+
+
+def se_spec(se: K8sObject) -> dict:
+    spec = se.data.get("spec")
+    return spec if isinstance(spec, dict) else {}
+
+
+def export_to(obj: K8sObject, mesh: MeshConfig) -> list[str]:
+    spec = se_spec(obj)
+    value = spec.get("exportTo")
+    if not value:
+        value = mesh.get("defaultServiceExportTo") or ["*"]
+    return [str(v) for v in value]
+
+
+def visible_to(obj: K8sObject, namespace: str, mesh: MeshConfig) -> bool:
+    """Does a ServiceEntry's ``exportTo`` make it visible to pods of ``namespace``?"""
+    targets = export_to(obj, mesh)
+    if "~" in targets and len(targets) == 1:
+        return False
+    return "*" in targets or namespace in targets or ("." in targets and obj.namespace == namespace)
+
+
+def host_matches(pattern: str, host: str) -> bool:
+    """ServiceEntry host matching: exact (case-insensitive) or a ``*.suffix`` wildcard by suffix
+    (whether ``*.x`` also matches ``a.b.x`` is source-derived, UNCONFIRMED by experiment)."""
+    p, h = pattern.lower().rstrip("."), host.lower().rstrip(".")
+    if p == "*":
+        return True
+    if p.startswith("*"):
+        return h.endswith(p[1:]) and h != p[2:]
+    return p == h
+
+
+def address_matches(addresses: Iterable[str], ip: str) -> bool:
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    for a in addresses:
+        try:
+            if addr in ipaddress.ip_network(str(a), strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def se_ports(se: K8sObject) -> list[dict]:
+    return [p for p in se_spec(se).get("ports") or [] if isinstance(p, dict)]
+
+
+def se_port_protocol(port: dict) -> Protocol:
+    """A ServiceEntry port's protocol (empty = sniffed), parsed like a port name (case-insensitive)."""
+    return parse_protocol(str(port.get("protocol") or ""))
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Which visible ServiceEntry covers an endpoint, and how (``host``, ``address``)."""
+
+    entry: K8sObject | None
+    how: str = ""
+    port_missing: bool = False  # host/address matched but no port of that number
+
+    @property
+    def covered(self) -> bool:
+        return self.entry is not None and not self.port_missing
+
+
+def coverage(ep: Endpoint, namespace: str, entries: Iterable[K8sObject], mesh: MeshConfig) -> Coverage:
+    partial: K8sObject | None = None
+    for se in sorted(entries, key=lambda s: (s.namespace or "", s.name)):
+        if not visible_to(se, namespace, mesh):
+            continue
+        spec = se_spec(se)
+        how = ""
+        if ep.is_ip and address_matches(spec.get("addresses") or [], ep.host):
+            how = "address"
+        elif any(isinstance(h, str) and host_matches(h, ep.host) for h in spec.get("hosts") or []):
+            how = "host"
+        if not how:
+            continue
+        numbers = {p.get("number") for p in se_ports(se)}
+        if ep.port is None or ep.port in numbers:
+            return Coverage(se, how)
+        partial = partial or se
+    return Coverage(partial, "host", True) if partial is not None else Coverage(None)
+
+
+# -- what else listens on the port ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Capture:
+    """Another mesh service whose outbound listener on ``0.0.0.0:<port>`` takes this traffic."""
+
+    ref: Any  # ObjectRef
+    port: int
+    how: str  # "HTTP" (routed by Host) | "TCP" (every connection on the port)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"object": self.ref.display(), "port": self.port, "listener": self.how}
+
+
+def wildcard_listeners(services: Iterable[K8sObject], entries: Iterable[K8sObject]) -> dict[int, list[Capture]]:
+    """port -> the Services / ServiceEntries that make sidecars listen on ``0.0.0.0:<port>`` (A6):
+    explicit HTTP ports of any Service; TCP/sniffed ports without a VIP (headless, ExternalName,
+    ServiceEntries without ``addresses``). UDP ports are not proxied."""
+    out: dict[int, list[Capture]] = {}
+    for svc in services:
+        spec = svc.data.get("spec") or {}
+        no_vip = spec.get("type") == "ExternalName" or spec.get("clusterIP") == "None"
+        for p in spec.get("ports") or []:
+            if not isinstance(p, dict) or not isinstance(p.get("port"), int):
+                continue
+            proto = service_port_protocol(p).protocol
+            if proto in HTTP_FAMILY:
+                out.setdefault(p["port"], []).append(Capture(svc.ref, p["port"], "HTTP"))
+            elif no_vip and proto not in (Protocol.UDP, Protocol.HTTPS, Protocol.TLS):
+                out.setdefault(p["port"], []).append(Capture(svc.ref, p["port"], "TCP"))
+    for se in entries:
+        spec = se_spec(se)
+        for p in se_ports(se):
+            if not isinstance(p.get("number"), int):
+                continue
+            proto = se_port_protocol(p)
+            if proto in HTTP_FAMILY:
+                out.setdefault(p["number"], []).append(Capture(se.ref, p["number"], "HTTP"))
+            elif not spec.get("addresses") and proto not in (Protocol.UDP, Protocol.HTTPS, Protocol.TLS):
+                out.setdefault(p["number"], []).append(Capture(se.ref, p["number"], "TCP"))
+    return out
+
+
+# -- generated ServiceEntries -----------------------------------------------------------------------
+
+_NAME_BAD = re.compile(r"[^a-z0-9\-]+")
+
+
+def _dns_label(text: str, limit: int = 63) -> str:
+    return _NAME_BAD.sub("-", text.lower()).strip("-")[:limit].rstrip("-") or "x"
+
+
+def port_name(protocol: Protocol, port: int) -> str:
+    """``<protocol>-<number>``: Istio's naming convention, a valid DNS-1123 label."""
+    return f"{protocol.value.lower()}-{port}"
+
+
+def generated_service_entry(eps: list[Endpoint], namespace: str, name_hint: str) -> dict:
+    """A ServiceEntry that covers endpoints of one host (same host, several ports merge).
+
+    Names: ``resolution: DNS`` with the host itself; an IP gets a made-up host
+    ``<ip-dashed>.external.invalid`` (hosts may not be IPs), ``addresses: [<ip>/32]`` and
+    ``resolution: NONE`` (traffic goes to the original IP). Ports: TLS/HTTPS for TLS-first
+    protocols, HTTP only for plain HTTP, TCP for the rest. ``exportTo: ["."]`` so it does not
+    change other namespaces."""
+    host = eps[0].host
+    ports: dict[int, dict] = {}
+    for ep in eps:
+        if ep.port is None or ep.port in ports:
+            continue
+        ports[ep.port] = {"number": ep.port, "name": port_name(ep.protocol, ep.port), "protocol": ep.protocol.value}
+    spec: dict[str, Any] = {}
+    if is_ip(host):
+        suffix = "/128" if ":" in host else "/32"
+        spec["hosts"] = [f"{_dns_label(host.replace(':', '-').replace('.', '-'))}.external.invalid"]
+        spec["addresses"] = [host + suffix]
+        spec["location"] = "MESH_EXTERNAL"
+        spec["resolution"] = "NONE"
+    else:
+        spec["hosts"] = [host]
+        spec["location"] = "MESH_EXTERNAL"
+        spec["resolution"] = "DNS"
+    spec["ports"] = [ports[k] for k in sorted(ports)]
+    spec["exportTo"] = ["."]
+    name = _dns_label(f"{name_hint}-{host.replace('.', '-').replace(':', '-')}", 63)
+    return {"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+            "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+
+
+# -- capture annotations (C6) -----------------------------------------------------------------------
+
+#: pod annotations whose CIDR lists the injector parses with netip.ParsePrefix, split on "," untrimmed
+CIDR_ANNOTATIONS = ("traffic.sidecar.istio.io/includeOutboundIPRanges",
+                    "traffic.sidecar.istio.io/excludeOutboundIPRanges")
+
+
+def cidr_list_problem(value: str) -> tuple[str, str] | None:
+    """(problem, corrected value) for a CIDR-list annotation the injector would reject, else None.
+
+    ``*`` and ``""`` are valid; every item must carry a prefix length and no spaces (the list is
+    split on ``,`` without trimming). The correction adds ``/32`` (``/128``) and drops spaces."""
+    if value.strip() in ("*", ""):
+        return None
+    problems, fixed = [], []
+    for item in value.split(","):
+        bare = item.strip()
+        if bare != item:
+            problems.append(f"{item!r} has spaces")
+        try:
+            if "/" in bare:
+                ipaddress.ip_network(bare, strict=False)
+                fixed.append(bare)
+            else:
+                addr = ipaddress.ip_address(bare)
+                problems.append(f"{bare!r} has no prefix length")
+                fixed.append(f"{bare}/{'128' if addr.version == 6 else '32'}")
+        except ValueError:
+            problems.append(f"{bare!r} is not a CIDR")
+            fixed.append(bare)
+    if not problems:
+        return None
+    return "; ".join(problems), ",".join(f for f in fixed if f)
+
+
+# -- one workload's egress, judged -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Judged:
+    """An endpoint with what covers it and what else listens on its port."""
+
+    endpoint: Endpoint
+    coverage: Coverage
+    captures: tuple[Capture, ...] = ()
+
+    def fate(self, policy: OutboundPolicy) -> str:
+        """What Istio will do with the connection (§A6, §C1, §C4)."""
+        ep = self.endpoint
+        if ep.in_cluster:
+            return "in-cluster"
+        if self.coverage.covered and self.coverage.entry is not None:
+            return f"routed (ServiceEntry {self.coverage.entry.namespace}/{self.coverage.entry.name})"
+        tcp = [c for c in self.captures if c.how == "TCP"]
+        if tcp:
+            return f"captured by {tcp[0].ref.display()} (0.0.0.0:{tcp[0].port})"
+        if ep.server_first and self.captures:
+            return f"hangs: HTTP listener of {self.captures[0].ref.display()} waits for client bytes"
+        if policy.registry_only:
+            if ep.protocol is Protocol.HTTP:
+                return "502 (REGISTRY_ONLY)"
+            return "blackhole: connection reset (REGISTRY_ONLY)"
+        return "passthrough (no mesh features)"
+
+    def to_json(self, policy: OutboundPolicy) -> dict[str, Any]:
+        cov = self.coverage.entry
+        return {**self.endpoint.to_json(),
+                "coveredBy": f"{cov.namespace}/{cov.name}" if cov is not None and self.coverage.covered else None,
+                "portMissingIn": f"{cov.namespace}/{cov.name}" if cov is not None and self.coverage.port_missing
+                else None,
+                "capturedBy": [c.to_json() for c in self.captures], "fate": self.fate(policy)}
+
+
+@dataclass(frozen=True)
+class WorkloadEgress:
+    policy: OutboundPolicy
+    judged: tuple[Judged, ...]
+
+    @property
+    def uncovered_external(self) -> list[Judged]:
+        return [j for j in self.judged if not j.endpoint.in_cluster and not j.coverage.covered]
+
+
+def _merged(a: dict[int, list[Capture]], b: dict[int, list[Capture]]) -> dict[int, list[Capture]]:
+    out = {k: list(v) for k, v in a.items()}
+    for k, v in b.items():
+        out.setdefault(k, []).extend(v)
+    return out
+
+
+def egress_of(wl: Workload, ctx: Any) -> WorkloadEgress:
+    """A workload's egress from a rule's Context (or anything with ``objects``, ``get``, ``mesh_config``
+    and ``cached``): outbound policy, endpoints, coverage, captures. Memoised per run."""
+    return ctx.cached(("egress.of", wl.ref, wl.template_path), lambda: _egress_of(wl, ctx))
+
+
+def _egress_of(wl: Workload, ctx: Any) -> WorkloadEgress:
+    ns = wl.namespace or "default"
+    # looked up once per run, not per workload (10,000 workloads x 10,000 Services otherwise)
+    services = ctx.cached(("egress.services",), lambda: ctx.objects("Service"), kinds={"Service"})
+    entries = ctx.cached(("egress.entries",), lambda: sorted(ctx.objects("ServiceEntry"),
+                                                             key=lambda s: (s.namespace or "", s.name)),
+                         kinds={"ServiceEntry"})
+    names = ctx.cached(("egress.names",), lambda: cluster_names(services, [n.name for n in ctx.objects("Namespace")]),
+                       kinds={"Service", "Namespace"})
+    # what the namespace's sidecars see: ServiceEntries not exported to it build no listener there
+    by_services = ctx.cached(("egress.listeners",), lambda: wildcard_listeners(services, []), kinds={"Service"})
+    visible = ctx.cached(("egress.visible", ns), lambda: [se for se in entries if visible_to(se, ns, ctx.mesh_config)],
+                         kinds={"ServiceEntry"})
+    listeners = ctx.cached(("egress.listeners", ns), lambda: _merged(by_services, wildcard_listeners([], visible)),
+                           kinds={"Service", "ServiceEntry"})
+    sidecars = ctx.cached(("egress.sidecars",), lambda: ctx.objects("Sidecar"), kinds={"Sidecar"})
+    policy = outbound_policy(ns, wl.pod_labels, sidecars, ctx.mesh_config)
+    judged = []
+    for ep in inventory(wl, names, lambda n, name: ctx.get("ConfigMap", n, name)):
+        cov = Coverage(None) if ep.in_cluster else coverage(ep, ns, visible, ctx.mesh_config)
+        caps: tuple[Capture, ...] = ()
+        if not ep.in_cluster and not cov.covered and ep.port is not None:
+            caps = tuple(c for c in listeners.get(ep.port, []) if c.how == "TCP" or ep.server_first)
+        judged.append(Judged(ep, cov, caps))
+    return WorkloadEgress(policy, tuple(judged))
