@@ -8,6 +8,7 @@ authorised at all; 5 internal error. The exit code does not depend on -o.
 from __future__ import annotations
 
 import inspect
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -309,6 +310,7 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
         objects = [o for o in objects if o.kind not in SELECTABLE_KINDS or matches_selector(o.labels)]
 
     index = Index(objects, force_mode=force, injector_settings=_injector_settings(opts, config), scope=scope)
+    _RUN_STATE.append((loaded, live, index))
     for problem in index.problems:
         _warn(problem)
     engine = Engine(index, host.pm, config, use_annotations=not opts.no_annotation_suppressions)
@@ -366,7 +368,7 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
         line += f". {len(objects)} objects, {len(rules)} rules."
         typer.echo(line)
         if assumed:
-            typer.echo(f"note: namespace(s) {', '.join(a or '(none)' for a in assumed)} are not described by the "
+            typer.echo(f"note: namespace(s) {_some([a or '(none)' for a in assumed])} are not described by the "
                        f"input; assumed {index.assume_mode.value} mode (set one with --mesh-mode).")
         if live is not None:
             scope = "all namespaces" if live.namespaces is None else f"namespace {live.namespaces[0]}"
@@ -377,13 +379,15 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
                 typer.echo(f"note: the cluster does not serve {', '.join(istio_missing)} (Istio's CRDs are not "
                            "installed?); analysed as if none exist.")
         if index.unmeshed_namespaces:
-            typer.echo(f"note: namespace(s) {', '.join(sorted(index.unmeshed_namespaces))} are not in the mesh; "
+            typer.echo(f"note: namespace(s) {_some(sorted(index.unmeshed_namespaces))} are not in the mesh; "
                        "sidecar findings are skipped there (--mesh-mode sidecar checks them as if meshed).")
     return code
 
 
 def _injector_settings(opts: Options, config) -> Any:
     """Injector settings from the flags, over the config file's ``injection:`` block."""
+    import dataclasses
+
     from .mesh.injection import NATIVE_MODES, InjectorSettings, parse_version
 
     base = config.injection or InjectorSettings()
@@ -400,7 +404,7 @@ def _injector_settings(opts: Options, config) -> Any:
                            EXIT_INPUT)
     flags = opts.istio_version or opts.native_sidecars
     source = "flags" if flags else base.source
-    return InjectorSettings(version, native, base.kubelet_versions, base.hold_install, base.cni, source)
+    return dataclasses.replace(base, istio_version=version, native_sidecars=native, source=source)
 
 
 def _read_live(opts: Options, rules) -> Any:
@@ -427,6 +431,11 @@ def _read_live(opts: Options, rules) -> Any:
         if progress:
             sys.stderr.write("\r\033[K")
     return result
+
+
+def _some(names: list[str], most: int = 10) -> str:
+    """A readable list for a one-line note: the first few, then how many more (JSON has them all)."""
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def _cell(v: Any) -> str:
@@ -490,6 +499,23 @@ def list_plugins(opts: Options) -> int:
     return EXIT_OK
 
 
+#: what a run read and computed, kept to the end of the process: exiting without freeing millions of
+#: dicts one by one saves ~0.7 s at 10,000 workloads (measured); see ``_exit``
+_RUN_STATE: list[Any] = []
+
+
+def _exit(code: Any) -> None:
+    """Flush and leave without tearing the heap down (nothing else runs at exit: no threads remain)."""
+    if not isinstance(code, int) and code is not None:
+        raise SystemExit(code)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        code = code or EXIT_OK
+    os._exit(code or 0)
+
+
 def main() -> None:
     """Console-script entry point: one-line errors with distinct exit codes, tracebacks only with --debug."""
     debug = "--debug" in sys.argv
@@ -498,7 +524,9 @@ def main() -> None:
     except CliError as e:
         _err(str(e))
         sys.exit(e.code)
-    except SystemExit:
+    except SystemExit as e:
+        if _RUN_STATE:
+            _exit(e.code)
         raise
     except KeyboardInterrupt:
         sys.exit(130)

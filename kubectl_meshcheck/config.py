@@ -19,6 +19,7 @@ Example::
       kubeletVersions: [v1.33.2]  # every node's, for auto
       cni: true                   # Istio CNI (istio-validation) instead of istio-init
       holdApplicationUntilProxyStarts: false  # the install value values.global.proxy.*
+      rewriteAppHTTPProbe: true   # the install value sidecarInjectorWebhook.rewriteAppHTTPProbe
 """
 
 from __future__ import annotations
@@ -135,5 +136,8 @@ def _injection(raw: Any, path: str) -> InjectorSettings:
     if native and native not in NATIVE_MODES:
         raise ConfigError(f"{path}: injection.nativeSidecars must be true, false or auto")
     kubelets = _list(raw.get("kubeletVersions"), "injection.kubeletVersions", path)
+    rewrite = raw.get("rewriteAppHTTPProbe")
+    if rewrite is not None and not isinstance(rewrite, bool):
+        raise ConfigError(f"{path}: injection.rewriteAppHTTPProbe must be true or false")
     return InjectorSettings(version, native, tuple(kubelets), raw.get("holdApplicationUntilProxyStarts") is True,
-                            raw.get("cni") is True, f"config {path}")
+                            raw.get("cni") is True, f"config {path}", rewrite_probes=rewrite)

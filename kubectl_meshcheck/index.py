@@ -289,7 +289,9 @@ class Index:
             return injection.ModeDecision(d.mode, f"--mesh-mode {d.mode.value}")
         if record and d.assumed:
             self.assumed_namespaces.add(ns or "")
-        elif record and d.mode is MeshMode.NONE and ns in self.namespace_labels:
+        elif record and d.mode is MeshMode.NONE and ns in self.namespace_labels and (
+                not isinstance(obj, Workload)  # a pod opting out does not take its namespace out of the mesh
+                or injection.namespace_mode(ns, ns_labels, self.assume_mode).mode is MeshMode.NONE):
             self.unmeshed_namespaces.add(ns)
         return d
 

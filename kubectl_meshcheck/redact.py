@@ -9,6 +9,8 @@ DSNs, credentials) are replaced whole. Values from Secrets are never read at all
 
 from __future__ import annotations
 
+import functools
+
 import re
 from collections.abc import Iterable
 
@@ -41,6 +43,7 @@ def _userinfo(m: re.Match) -> str:
     return f"{m.group('scheme')}{MASK}@"
 
 
+@functools.lru_cache(maxsize=16384)  # the same values recur across replicas of one chart
 def redact(text: str | None) -> str:
     """Free text with every credential-looking part masked (URL userinfo, ``password=``, bearer tokens)."""
     if not text:

@@ -2,6 +2,7 @@
 inbound mTLS resolution, and the ``kubectl meshcheck probes`` view on the bundled example."""
 
 import json
+from pathlib import Path
 
 from kubectl_meshcheck.mesh.injection import InjectorSettings
 from kubectl_meshcheck.mesh.mtls import effective_mtls
@@ -177,3 +178,20 @@ def test_live_root_namespace_policy_counts_outside_the_namespace_scope(tmp_path)
         "PeerAuthentication istio-system/default (mesh-wide)"
     observed = [f for f in doc["findings"] if f["code"] == "MC408"]
     assert observed and "observed on pod ledger-6f7b9-q8w2z" in observed[0]["message"]
+
+
+def test_the_install_rewrite_value_can_be_given_offline_in_the_config(tmp_path):
+    case = (Path(__file__).parent / "rules" / "MC401" / "fail.annotation-off-mesh-strict.yaml").read_text()
+    manifest = tmp_path / "api.yaml"
+    manifest.write_text(case.replace('annotations: {sidecar.istio.io/rewriteAppHTTPProbers: "false"}', ""))
+    assert "rewriteAppHTTPProbers" not in manifest.read_text()
+    default = js(run("probes", "-f", str(manifest), "-o", "json", "--select", "MC401"))
+    assert default["findings"] == []  # rewriting is on by default: the probes pass through pilot-agent
+    config = tmp_path / "meshcheck.yaml"
+    config.write_text("injection:\n  rewriteAppHTTPProbe: false\n")
+    off = js(run("probes", "-f", str(manifest), "-o", "json", "--select", "MC401", "--config", str(config)))
+    (finding,) = off["findings"]
+    assert finding["code"] == "MC401" and finding["object"]["name"] == "api"
+    config.write_text("injection:\n  rewriteAppHTTPProbe: maybe\n")
+    p = run("probes", "-f", str(manifest), "--config", str(config))
+    assert p.returncode == 3 and "injection.rewriteAppHTTPProbe must be true or false" in p.stderr

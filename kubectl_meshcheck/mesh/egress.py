@@ -193,6 +193,7 @@ def _hosts_of(netloc: str) -> list[tuple[str, int | None]]:
     return out
 
 
+@functools.lru_cache(maxsize=4096)  # env names repeat across every workload
 def _key_app(name: str | None) -> str | None:
     up = (name or "").upper()
     for word, app in KEY_APPS:
