@@ -18,6 +18,7 @@ A plugin in four lines::
         register(port_prefix_not_approved)
 """
 
+from .fixes import pin_pod_template, pod_metadata_ops
 from .hookspecs import hookimpl
 from .index import Context
 from .mesh.apps import Hint, effective_target_port, image_base, resolve_target_port
@@ -203,6 +204,8 @@ __all__ = [
     "mtls_of",
     "network_at_start",
     "parse_protocol",
+    "pin_pod_template",
+    "pod_metadata_ops",
     "parse_proxy_config",
     "parse_version",
     "pointer_get",

@@ -525,7 +525,7 @@ def main() -> None:
         _err(str(e))
         sys.exit(e.code)
     except SystemExit as e:
-        if _RUN_STATE:
+        if _RUN_STATE and sys.getprofile() is None and sys.gettrace() is None:  # profilers write at exit
             _exit(e.code)
         raise
     except KeyboardInterrupt:

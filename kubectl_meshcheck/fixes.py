@@ -16,7 +16,7 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 
-from .model import Applicability, Fix, K8sObject
+from .model import Applicability, Fix, K8sObject, PatchOp, Workload, escape_pointer
 
 
 class FixDoesNotApply(Exception):
@@ -102,3 +102,29 @@ def fix_to_json(fix: Fix, verified: bool | None, withheld: str | None, note: str
 def patched(obj: K8sObject, fix: Fix) -> K8sObject:
     return obj.replaced(apply_ops(obj.data, fix))
 
+
+# -- building fixes on a pod template (shared by the bundled plugins; public API) ---------------------
+
+
+def pin_pod_template(wl: Workload) -> list[PatchOp]:
+    """A ``test`` op that pins the pod template the fix was computed for (its first container's name)."""
+    first = next(iter(wl.containers()), None)
+    return [PatchOp("test", f"{first[0]}/name", first[1].get("name"))] if first else []
+
+
+def pod_metadata_ops(wl: Workload, field: str, key: str, value: str) -> list[PatchOp]:
+    """Set pod-template ``metadata.<field>[key] = value``, creating the maps as needed.
+
+    Creating a map replaces whatever is there, so the parent is pinned with a ``test`` first: a second
+    fix computed against the same original then refuses to apply instead of dropping the first one."""
+    base = f"{wl.template_path}/metadata"
+    meta = wl.template.get("metadata")
+    if not isinstance(meta, dict):
+        return [PatchOp("test", wl.template_path, wl.template), PatchOp("add", base, {field: {key: value}})]
+    current = meta.get(field)
+    if not isinstance(current, dict):
+        return [PatchOp("test", base, meta), PatchOp("add", f"{base}/{field}", {key: value})]
+    path = f"{base}/{field}/{escape_pointer(key)}"
+    if key in current:
+        return [PatchOp("test", path, current[key]), PatchOp("replace", path, value)]
+    return [PatchOp("add", path, value)]

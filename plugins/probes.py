@@ -13,6 +13,8 @@ from __future__ import annotations
 import ipaddress
 
 from kubectl_meshcheck import (
+    pin_pod_template,
+    pod_metadata_ops,
     EXCLUDE_INBOUND_ANNOTATION,
     ISTIO_PORTS,
     PROBERS_ENV,
@@ -42,27 +44,6 @@ ROLLOUT = "takes effect when the pods are next created (a rollout)"
 # -- shared helpers ----------------------------------------------------------------------------
 
 
-def _pin(wl) -> list[PatchOp]:
-    """A ``test`` op that pins the pod template the fix was computed for (its first container's name)."""
-    first = next(iter(wl.containers()), None)
-    return [PatchOp("test", f"{first[0]}/name", first[1].get("name"))] if first else []
-
-
-def _meta_ops(wl, field: str, key: str, value: str) -> list[PatchOp]:
-    """Set pod-template ``metadata.<field>[key] = value``, creating the maps as needed (parents pinned)."""
-    base = f"{wl.template_path}/metadata"
-    meta = wl.template.get("metadata")
-    if not isinstance(meta, dict):
-        return [PatchOp("test", wl.template_path, wl.template), PatchOp("add", base, {field: {key: value}})]
-    current = meta.get(field)
-    if not isinstance(current, dict):
-        return [PatchOp("test", base, meta), PatchOp("add", f"{base}/{field}", {key: value})]
-    path = f"{base}/{field}/{escape_pointer(key)}"
-    if key in current:
-        return [PatchOp("test", path, current[key]), PatchOp("replace", path, value)]
-    return [PatchOp("add", path, value)]
-
-
 def _annotation_path(wl, key: str) -> str:
     return f"{wl.template_path}/metadata/annotations/{escape_pointer(key)}"
 
@@ -76,7 +57,7 @@ def _rewrite_fix(wl, ctx, pp) -> Fix | None:
                              "explicitly: make sure that was not on purpose",) if explicit else ())
     return Fix(f'Let Istio rewrite the probes: {REWRITE_ANNOTATION}: "true" on the pod template',
                Applicability.UNSAFE if explicit else Applicability.SAFE, wl.ref,
-               tuple(_pin(wl) + _meta_ops(wl, "annotations", REWRITE_ANNOTATION, "true")), caveats)
+               tuple(pin_pod_template(wl) + pod_metadata_ops(wl, "annotations", REWRITE_ANNOTATION, "true")), caveats)
 
 
 def _exclude_fix(wl, ports: list[int]) -> Fix:
@@ -84,8 +65,8 @@ def _exclude_fix(wl, ports: list[int]) -> Fix:
     listed = [p.strip() for p in current.split(",") if p.strip()]
     value = ",".join(dict.fromkeys([*listed, *(str(p) for p in ports)]))
     return Fix(f"Take port(s) {', '.join(map(str, ports))} out of inbound capture ({EXCLUDE_INBOUND_ANNOTATION})",
-               Applicability.UNSAFE, wl.ref, tuple(_pin(wl) + _meta_ops(wl, "annotations", EXCLUDE_INBOUND_ANNOTATION,
-                                                                        value)),
+               Applicability.UNSAFE, wl.ref,
+               tuple(pin_pod_template(wl) + pod_metadata_ops(wl, "annotations", EXCLUDE_INBOUND_ANNOTATION, value)),
                ("anything reaching those ports bypasses the sidecar: no mTLS, no AuthorizationPolicy, plaintext "
                 "from any client", ROLLOUT))
 

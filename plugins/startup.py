@@ -14,6 +14,8 @@ import json
 import yaml
 
 from kubectl_meshcheck import (
+    pin_pod_template,
+    pod_metadata_ops,
     HOLD_KEY,
     NATIVE_ANNOTATION,
     NATIVE_ANNOTATION_SINCE,
@@ -67,30 +69,6 @@ def _app_containers(wl):
     return [(p, c) for p, c in wl.containers() if c.get("name") != PROXY_CONTAINER]
 
 
-def _pin(wl) -> list[PatchOp]:
-    """A ``test`` op that pins the pod template the fix was computed for (its first container's name)."""
-    first = next(iter(wl.containers()), None)
-    return [PatchOp("test", f"{first[0]}/name", first[1].get("name"))] if first else []
-
-
-def _meta_ops(wl, field: str, key: str, value: str) -> list[PatchOp]:
-    """Set pod-template ``metadata.<field>[key] = value``, creating the maps as needed.
-
-    Creating a map replaces whatever is there, so the parent is pinned with a ``test`` first: a second
-    fix computed against the same original then refuses to apply instead of dropping the first one."""
-    base = f"{wl.template_path}/metadata"
-    meta = wl.template.get("metadata")
-    if not isinstance(meta, dict):
-        return [PatchOp("test", wl.template_path, wl.template), PatchOp("add", base, {field: {key: value}})]
-    current = meta.get(field)
-    if not isinstance(current, dict):
-        return [PatchOp("test", base, meta), PatchOp("add", f"{base}/{field}", {key: value})]
-    path = f"{base}/{field}/{escape_pointer(key)}"
-    if key in current:
-        return [PatchOp("test", path, current[key]), PatchOp("replace", path, value)]
-    return [PatchOp("add", path, value)]
-
-
 def _native_fix(wl, ctx, why: str) -> Fix | None:
     """The pod annotation that turns native sidecars on, where this install honours it."""
     settings = settings_of(ctx)
@@ -100,7 +78,8 @@ def _native_fix(wl, ctx, why: str) -> Fix | None:
     if old:
         return None
     return Fix(f'Annotate the pod template {NATIVE_ANNOTATION}: "true" ({why})', Applicability.UNSAFE, wl.ref,
-               tuple(_pin(wl) + _meta_ops(wl, "annotations", NATIVE_ANNOTATION, "true")), NATIVE_CAVEATS)
+               tuple(pin_pod_template(wl) + pod_metadata_ops(wl, "annotations", NATIVE_ANNOTATION, "true")),
+               NATIVE_CAVEATS)
 
 
 def _hold_value(wl) -> tuple[str, bool] | None:
@@ -125,7 +104,8 @@ def _hold_fix(wl, title: str) -> Fix | None:
         (f"the annotation sets {HOLD_KEY}: false explicitly; make sure that was not on purpose",)
         if explicit_off else ())
     return Fix(title, Applicability.UNSAFE if explicit_off else Applicability.SAFE, wl.ref,
-               tuple(_pin(wl) + _meta_ops(wl, "annotations", PROXY_CONFIG_ANNOTATION, value[0])), caveats)
+               tuple(pin_pod_template(wl) + pod_metadata_ops(wl, "annotations", PROXY_CONFIG_ANNOTATION, value[0])),
+               caveats)
 
 
 def _where(inj) -> str:
@@ -179,7 +159,8 @@ def job_sidecar_never_exits(wl, ctx):
                      Applicability.DISPLAY_ONLY, wl.ref, (),
                      ("call it on failure too (a shell trap), or a failed run still hangs",)))
     fixes.append(Fix('Opt the Job out of injection (label sidecar.istio.io/inject: "false")', Applicability.UNSAFE,
-                     wl.ref, tuple(_pin(wl) + _meta_ops(wl, "labels", "sidecar.istio.io/inject", "false")),
+                     wl.ref,
+                     tuple(pin_pod_template(wl) + pod_metadata_ops(wl, "labels", "sidecar.istio.io/inject", "false")),
                      ("the Job loses mTLS: STRICT PeerAuthentication peers reject it",
                       "egress policy (REGISTRY_ONLY, egress gateways) no longer applies to it")))
     yield Diagnostic(

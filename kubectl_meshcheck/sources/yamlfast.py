@@ -159,9 +159,16 @@ def field_lines(node, ptr: str = "", out: dict | None = None, offset: int = 0) -
     return out
 
 
+class _LineLoader(_Base):  # type: ignore[misc, valid-type]
+    """Composes for positions only: tags are never looked at, so skip the (Python) tag resolver."""
+
+    def resolve(self, kind, value, implicit):  # noqa: ARG002 - the composer's signature
+        return ""
+
+
 def compose_lines(text: bytes | str, offset: int = 0) -> dict[str, int]:
     """Field lines of the single document in ``text`` (line numbers shifted by ``offset``)."""
-    node = yaml.compose(text, Loader=_Base)
+    node = yaml.compose(text, Loader=_LineLoader)
     return field_lines(node, "", None, offset) if node is not None else {}
 
 
