@@ -35,8 +35,6 @@ from .model import (
 )
 from .suppress import apply_suppressions
 
-WORKLOAD_KINDS = frozenset(TEMPLATE_PATHS)
-
 _ENGINE_DOC = """What it checks: {what}
 
 What Istio does: nothing; this finding is about the meshcheck run itself.
@@ -105,7 +103,7 @@ def _subjects(rule_: Rule, index: Index) -> Iterable[K8sObject | Workload]:
 
 def _needs(r: Rule, kind: str | None) -> bool:
     """Does the rule look at this kind (directly, or as one of the kinds behind ``Workload``)?"""
-    return bool(kind) and (kind in r.kinds or ("Workload" in r.kinds and kind in WORKLOAD_KINDS))
+    return bool(kind) and (kind in r.kinds or ("Workload" in r.kinds and kind in TEMPLATE_PATHS))
 
 
 def _obj(subject: K8sObject | Workload) -> K8sObject:

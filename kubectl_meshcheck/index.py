@@ -317,9 +317,18 @@ class Context:
         self.rule_code = rule_code
         self._repl = replacements or {}
         self.looked_up: set[str] = set()
+        self._any_kind = False
+
+    @classmethod
+    def for_views(cls, index: Index) -> Context:
+        """What a topic view sees: every kind, the run's memo, no replacements (so the mesh facts a
+        view shows are the very ones the rules judged)."""
+        ctx = cls(index, frozenset(), rule_code="view")
+        ctx._any_kind = True
+        return ctx
 
     def _need(self, kind: str) -> None:
-        if kind not in self._kinds:
+        if kind not in self._kinds and not self._any_kind:
             raise UndeclaredKind(
                 f"rule {self.rule_code} looked up {kind!r} without declaring it in targets or reads"
             )

@@ -118,6 +118,7 @@ def startup_rows(result: RunResult) -> list[dict[str, Any]]:
     evidence}], batchCompletion (Jobs/CronJobs only), containerOrder, initContainerOrder (after
     injection), findings (MC2xx codes), origin."""
     index = result.index
+    ctx = Context.for_views(index)
     by_obj: dict[tuple, set[str]] = {}
     for f in result.findings:
         if not f.suppressed and f.code.startswith("MC2"):
@@ -125,7 +126,7 @@ def startup_rows(result: RunResult) -> list[dict[str, Any]]:
     rows = []
     for wl in sorted(index.workloads, key=lambda w: (w.namespace or "", w.obj.kind, w.obj.name)):
         mode = index.mode_of(wl)
-        inj = injection_of(wl, index)
+        inj = injection_of(wl, ctx)
         inits = [{"name": c.get("name"), "network": network_at_start(c)} for _, c in wl.containers(init=True)
                  if c.get("name") not in _ISTIO_INITS]
         if inj.hold.in_effect:
@@ -212,14 +213,15 @@ def probes_rows(result: RunResult) -> list[dict[str, Any]]:
     mtls (inbound mode on the probe's port, sidecar pods only), mtlsSource, rewriteReason, mesh, findings
     (MC4xx codes), origin."""
     index = result.index
+    ctx = Context.for_views(index)
     rows = []
     for wl in sorted(index.workloads, key=lambda w: (w.namespace or "", w.obj.kind, w.obj.name)):
-        pp = probes_of(wl, index)
+        pp = probes_of(wl, ctx)
         if not pp.probes:
             continue
         mode = index.mode_of(wl)
         for plan in pp.probes:
-            mtls = mtls_of(wl, plan.port, index) if pp.injected else None
+            mtls = mtls_of(wl, plan.port, ctx) if pp.injected else None
             judged = verdict(plan, pp.injected, mtls.mode if mtls else "",
                              inbound_captured(wl.pod_annotations, plan.port))
             action = plan.original.get(plan.handler) if isinstance(plan.original.get(plan.handler), dict) else {}
@@ -280,11 +282,11 @@ def egress_rows(result: RunResult) -> list[dict[str, Any]]:
     policySource, fate (passthrough / blackhole / 502 / routed / captured / hangs / in-cluster / no
     sidecar), findings (MC3xx codes), origin."""
     index = result.index
-    lookups = Context(index, frozenset(index.kinds()) | {"Workload"}, rule_code="egress view")  # sees every kind
+    ctx = Context.for_views(index)
     rows = []
     for wl in sorted(index.workloads, key=lambda w: (w.namespace or "", w.obj.kind, w.obj.name)):
         mode = index.mode_of(wl)
-        eg = egress_of(wl, lookups)
+        eg = egress_of(wl, ctx)
         for j in eg.judged:
             ep = j.endpoint
             row = {"namespace": wl.namespace or "", "workload": f"{wl.obj.kind}/{wl.obj.name}",

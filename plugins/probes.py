@@ -388,8 +388,8 @@ def probe_port_not_declared(wl, ctx):
       targets={"Workload"}, fix=FixAvailability.ALWAYS)
 def probe_targets_istio_port(wl, ctx):
     """What it checks: a probe or hook of an application container (not istio-proxy) on one of the
-    sidecar's own ports (15000, 15001, 15004, 15006, 15008, 15020, 15021, 15090), written by hand;
-    rewritten probes of an injected pod are judged by their original.
+    sidecar's own ports (Istio's reserved ports, 15000-15008, 15020, 15021, 15053, 15090), written by
+    hand; rewritten probes of an injected pod are judged by their original.
 
     What Istio does: those ports belong to Envoy and pilot-agent (15021 ``/healthz/ready`` is the
     sidecar's readiness, 15020 the agent). A probe there reports the sidecar's health, so a dead app

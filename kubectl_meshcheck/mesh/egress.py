@@ -703,7 +703,7 @@ def _merged(a: dict[int, list[Capture]], b: dict[int, list[Capture]]) -> dict[in
 
 
 def egress_of(wl: Workload, ctx: Any) -> WorkloadEgress:
-    """A workload's egress from a rule's Context (or anything with ``objects``, ``get``, ``mesh_config``
+    """A workload's egress from a rule's or a view's Context (its ``objects``, ``get``, ``mesh_config``
     and ``cached``): outbound policy, endpoints, coverage, captures. Memoised per run."""
     return ctx.cached(("egress.of", wl.ref, wl.template_path), lambda: _egress_of(wl, ctx))
 

@@ -504,18 +504,11 @@ def forced_mode(ctx: Any) -> MeshMode | None:
 
 
 def injection_of(wl: Any, ctx: Any) -> InjectedPod:
-    """What injection will do (or did) to a workload's pods, for rules (``ctx``) and views (the Index).
+    """What injection will do (or did) to a workload's pods, from a rule's or a view's Context.
 
     Memoised per workload for the run (every startup rule and the view ask), except while a fix is
     re-checked (``ctx.cached`` computes afresh then)."""
-    key = ("injection.of", wl.ref, wl.template_path)
-    cached = getattr(ctx, "cached", None)
-    if cached is not None:
-        return cached(key, lambda: _injection_of(wl, ctx))
-    memo = ctx.memo
-    if key not in memo:
-        memo[key] = _injection_of(wl, ctx)
-    return memo[key]
+    return ctx.cached(("injection.of", wl.ref, wl.template_path), lambda: _injection_of(wl, ctx))
 
 
 def _injection_of(wl: Any, ctx: Any) -> InjectedPod:

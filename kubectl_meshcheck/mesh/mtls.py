@@ -92,11 +92,7 @@ def mtls_of(wl: Any, port: int | None, ctx: Any) -> MtlsMode:
     """:func:`effective_mtls` for a workload's pods, from the run's PeerAuthentications (declare
     ``PeerAuthentication`` in ``reads``): root-namespace policies count even outside ``-n``. Memoised per
     workload and port."""
-    lookup = getattr(ctx, "all_objects", None) or ctx.objects  # the Index: also objects outside -n
-
     def compute():
-        return effective_mtls(wl.namespace, wl.pod_labels, port, lookup("PeerAuthentication"),
+        return effective_mtls(wl.namespace, wl.pod_labels, port, ctx.objects("PeerAuthentication"),
                               ctx.mesh_config.get("rootNamespace") or "istio-system")
-    cached = getattr(ctx, "cached", None)
-    key = ("mtls.of", wl.ref, wl.template_path, port)
-    return cached(key, compute) if cached is not None else compute()
+    return ctx.cached(("mtls.of", wl.ref, wl.template_path, port), compute)

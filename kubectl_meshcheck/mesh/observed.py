@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..model import K8sObject, ObjectRef
-
-PROXY = "istio-proxy"
-STATUS_ANNOTATION = "sidecar.istio.io/status"
+from .injection import PROXY_CONTAINER as PROXY
+from .injection import STATUS_ANNOTATION
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .injection import PROXY_CONTAINER, STATUS_ANNOTATION, InjectorSettings, is_injected
+from .protocol import RESERVED_PORTS
 
 REWRITE_ANNOTATION = "sidecar.istio.io/rewriteAppHTTPProbers"
 STATUS_PORT_ANNOTATION = "status.sidecar.istio.io/port"
@@ -46,7 +47,7 @@ INCLUDE_INBOUND_ANNOTATION = "traffic.sidecar.istio.io/includeInboundPorts"
 PROBERS_ENV = "ISTIO_KUBE_APP_PROBERS"
 STATUS_PORT, PROXY_READY_PORT = 15020, 15021
 #: ports of the sidecar itself (istio-facts.md §A7): a probe aimed at them checks Istio, not the app
-ISTIO_PORTS = frozenset({15000, 15001, 15004, 15006, 15008, 15020, 15021, 15090})
+ISTIO_PORTS = frozenset(RESERVED_PORTS)
 #: (field, URL suffix, first release that rewrites it)
 PROBE_KINDS = (("readinessProbe", "readyz", (1, 1)), ("livenessProbe", "livez", (1, 1)),
                ("startupProbe", "startupz", (1, 7)))
@@ -364,15 +365,9 @@ def not_rewritten(pod_spec: dict | None, reason: str, spec_path: str = "/spec") 
 
 
 def probes_of(wl: Any, ctx: Any) -> PodProbes:
-    """The probes of a workload's pods after injection, for rules (``ctx``) and views (the Index).
+    """The probes of a workload's pods after injection, from a rule's or a view's Context.
     Memoised for the run like :func:`injection_of`."""
-    key = ("probes.of", wl.ref, wl.template_path)
-    cached = getattr(ctx, "cached", None)
-    if cached is not None:
-        return cached(key, lambda: _probes_of(wl, ctx))
-    if key not in ctx.memo:
-        ctx.memo[key] = _probes_of(wl, ctx)
-    return ctx.memo[key]
+    return ctx.cached(("probes.of", wl.ref, wl.template_path), lambda: _probes_of(wl, ctx))
 
 
 def _probes_of(wl: Any, ctx: Any) -> PodProbes:

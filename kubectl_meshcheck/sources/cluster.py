@@ -304,12 +304,11 @@ def read_cluster(settings: ClusterSettings, rule_kinds: set[str] | frozenset[str
     listed: set[tuple[str, str | None]] = set()  # (kind, namespace or None for everywhere) read by lists
     for kind in kinds:
         api = APIS[kind]
-        version = next((v for v in api.versions if v in served.get(api.group, ())), None)
-        if version is None:  # the CRD is not installed: there are no such objects
+        served_as = _served_as(api, served)
+        if served_as is None:  # the CRD is not installed: there are no such objects
             result.not_served.append(kind)
             continue
-        base = f"/api/{version}" if not api.group else f"/apis/{api.group}/{version}"
-        api_version = version if not api.group else f"{api.group}/{version}"
+        api_version, base = served_as
         result.kinds.append(kind)
         if kind == "Namespace" and namespaces is not None:
             ns = namespaces[0]
@@ -335,13 +334,12 @@ def read_cluster(settings: ClusterSettings, rule_kinds: set[str] | frozenset[str
     wanted = [o for o in INSTALL_OBJECTS if o[0] == "ConfigMap" or "Workload" in rule_kinds]
     for kind, ns, name, why in wanted:  # single GETs for what no list above covers
         api = APIS[kind]
-        version = next((v for v in api.versions if v in served.get(api.group, ())), None)
-        if version is None or (kind, None) in listed or (kind, ns) in listed:
+        served_as = _served_as(api, served)
+        if served_as is None or (kind, None) in listed or (kind, ns) in listed:
             continue
-        base = f"/api/{version}" if not api.group else f"/apis/{api.group}/{version}"
-        tasks.append(Task(kind, version if not api.group else f"{api.group}/{version}",
-                          f"{base}/namespaces/{ns}/{api.plural}/{name}", ns, f"{kind} {ns}/{name} ({why})",
-                          single=True))
+        api_version, base = served_as
+        tasks.append(Task(kind, api_version, f"{base}/namespaces/{ns}/{api.plural}/{name}", ns,
+                          f"{kind} {ns}/{name} ({why})", single=True))
 
     origin = f"cluster:{client.context}"
     # controller-owned Pods, ReplicaSets and Jobs are not workloads of their own (the controller's
@@ -368,6 +366,16 @@ def read_cluster(settings: ClusterSettings, rule_kinds: set[str] | frozenset[str
             gc.enable()
     result.requests = client.requests
     return result
+
+
+def _served_as(api: Api, served: dict[str, tuple[str, ...]]) -> tuple[str, str] | None:
+    """(apiVersion, URL base) of the first version of ``api`` the server serves; None if none is."""
+    version = next((v for v in api.versions if v in served.get(api.group, ())), None)
+    if version is None:
+        return None
+    if not api.group:
+        return version, f"/api/{version}"
+    return f"{api.group}/{version}", f"/apis/{api.group}/{version}"
 
 
 def _served_versions(client: _Client, groups: set[str]) -> dict[str, tuple[str, ...]]:
