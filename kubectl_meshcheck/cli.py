@@ -260,7 +260,7 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
     from .render.patch import render_patches
     from .render.table import findings_table, table, use_colour
     from .sources.manifests import LoadResult, load_kustomize, load_paths
-    from .views import VIEWS
+    from .views import PREFACES, PROPOSALS, VIEWS
 
     _check_output(opts)
     fail_on = _severity(opts.fail_on, "--fail-on")
@@ -321,6 +321,8 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
 
     view = VIEWS.get(topic) if topic else None
     rows = view[0](result) if view else None
+    preface = PREFACES.get(topic) if topic else None
+    preface_rows = preface[1](result) if preface else None
     by_sev = {str(s): sum(1 for f in result.findings if f.severity == s and not f.suppressed) for s in Severity}
     assumed = sorted(index.assumed_namespaces)
     summary = {
@@ -345,14 +347,21 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
         _warn(f"could not read {u.get('what')}: {u.get('reason')}; skipped rules: "
               f"{', '.join(u.get('skipped_rules', [])) or 'none'}")
 
-    if opts.output in ("json", "yaml"):
+    if opts.output == "yaml" and topic in PROPOSALS:  # ready to pipe into kubectl apply -f -
+        typer.echo(PROPOSALS[topic](result), nl=False)
+    elif opts.output in ("json", "yaml"):
         doc = rjson.document(shown, summary, unreadable, loaded.notes, rows)
+        if preface:
+            doc[preface[0]] = preface_rows
         typer.echo(rjson.dump_json(doc) if opts.output == "json" else rjson.dump_yaml(doc), nl=opts.output == "json")
     elif opts.output == "patch":
         typer.echo(render_patches(shown, opts.unsafe_fixes), nl=False)
     else:
         wide = opts.output == "wide"
         colour = use_colour()
+        if preface:
+            typer.echo(table([h for h, _ in preface[2]], [[_cell(r[k]) for _, k in preface[2]] for r in preface_rows]))
+            typer.echo("")
         if view:
             _, cols, wide_cols = view
             cols = cols + (wide_cols if wide else [])

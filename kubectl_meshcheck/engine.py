@@ -16,7 +16,7 @@ from typing import Any
 import pluggy
 
 from .config import Config
-from .fixes import FixDoesNotApply, patched
+from .fixes import FixDoesNotApply, apply_ops, patched
 from .index import TEMPLATE_PATHS, Context, Index, UndeclaredKind
 from .model import (
     Applicability,
@@ -204,6 +204,11 @@ class Engine:
         repl = {}
         for part in fix.parts():
             target = obj if part.target == obj.ref else self.index.by_ref(part.target)
+            if part.created is not None:
+                if target is not None or part.target in repl:
+                    return False, f"{part.target.display()} already exists, so the fix cannot create it"
+                repl[part.target] = _new_object(part)
+                continue
             if target is None:
                 return False, f"{part.target.display()} is not in the input, so the fix could not be applied offline"
             try:
@@ -221,6 +226,16 @@ class Engine:
         if any(x.path == d.path for x in again):
             return False, "the finding is still there after the fix"
         return True, ""
+
+
+def _new_object(fix) -> K8sObject:
+    """The object a creating fix adds, as it will be after ``kubectl create`` (checked like any other)."""
+    data = apply_ops({}, fix)
+    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    ref = ObjectRef(str(data.get("apiVersion", fix.target.api_version)), str(data.get("kind", fix.target.kind)),
+                    meta.get("namespace", fix.target.namespace), str(meta.get("name", fix.target.name)),
+                    "created by the fix")
+    return K8sObject(data, ref)
 
 
 def fix_availability_ok(r: Rule, diags: list[Diagnostic]) -> bool:

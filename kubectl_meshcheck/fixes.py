@@ -2,8 +2,9 @@
 
 Every fix a rule proposes is applied with ``jsonpatch`` to a copy of its target (its leading
 ``test`` ops refuse a stale object), then the rule is re-run with the patched object in place of
-the original. A fix is *verified* only if the finding at that path is gone. Display-only fixes
-(a human must choose a value) are never applied and carry ``verified: None``.
+the original (a fix that creates an object is re-run with the object added). A fix is *verified*
+only if the finding at that path is gone. Display-only fixes (a human must choose a value) are
+never applied and carry ``verified: None``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import shlex
+from collections.abc import Iterable
 from typing import Any
 
 import jsonpatch
@@ -60,8 +62,15 @@ def apply_ops(data: dict, fix: Fix) -> dict:
         raise FixDoesNotApply(str(e)) from None
 
 
-def kubectl_patch_command(fix: Fix) -> str:
-    """A copy-pasteable ``kubectl patch`` line for the fix's target."""
+def kubectl_command(fix: Fix) -> str:
+    """A copy-pasteable command for the fix's target: ``kubectl patch``, or for a fix that creates the
+    object ``kubectl create`` with the document inline (``create`` refuses an object that exists, as the
+    ``test`` ops of a patch refuse one that changed)."""
+    if fix.created is not None:
+        import yaml
+
+        doc = yaml.safe_dump(fix.created, sort_keys=False, default_flow_style=False)
+        return f"kubectl create -f - <<'EOF'\n{doc}EOF"
     ref = fix.target
     patch = json.dumps(fix.patch(), separators=(",", ":"), default=str)
     parts = ["kubectl", "patch", ref.kind.lower(), ref.name]
@@ -69,6 +78,29 @@ def kubectl_patch_command(fix: Fix) -> str:
         parts += ["-n", ref.namespace]
     parts += ["--type=json", "-p", patch]
     return " ".join(shlex.quote(p) for p in parts)
+
+
+def created_objects(fixes: Iterable[Fix]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """The objects these fixes create, once per identity, in first-seen order.
+
+    Two fixes that create the same ServiceEntry (two workloads of a namespace dialling one host) merge
+    their ports, so one ``kubectl create`` serves both: the union still covers what each fix covered."""
+    out: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for part in (p for fix in fixes for p in fix.parts()):
+        doc = part.created
+        if doc is None:
+            continue
+        have = out.get(part.target.key)
+        if have is None:
+            out[part.target.key] = copy.deepcopy(doc)
+            continue
+        ports = (have.get("spec") or {}).get("ports")
+        if isinstance(ports, list):
+            numbers = {p.get("number") for p in ports if isinstance(p, dict)}
+            ports += [copy.deepcopy(p) for p in (doc.get("spec") or {}).get("ports") or []
+                      if isinstance(p, dict) and p.get("number") not in numbers]
+            ports.sort(key=lambda p: p.get("number") or 0)
+    return out
 
 
 def kustomize_patch(fix: Fix) -> dict[str, Any]:
@@ -89,7 +121,7 @@ def fix_to_json(fix: Fix, verified: bool | None, withheld: str | None, note: str
         "verified": verified,
     }
     if fix.applicability is not Applicability.DISPLAY_ONLY and fix.ops:
-        out["kubectl"] = kubectl_patch_command(fix)
+        out["kubectl"] = kubectl_command(fix)
     if fix.also:
         out["also"] = [fix_to_json(part, verified, None) for part in fix.also]
     if withheld:

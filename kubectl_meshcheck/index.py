@@ -316,6 +316,11 @@ class Context:
         self.params: Mapping[str, Any] = params or {}
         self.rule_code = rule_code
         self._repl = replacements or {}
+        # replacements of objects the input lacks are objects a fix creates: lookups see them too
+        self._added: dict[str, list[K8sObject]] = defaultdict(list)
+        for ref, obj in self._repl.items():
+            if index.by_ref(ref) is None:
+                self._added[ref.kind].append(obj)
         self.looked_up: set[str] = set()
         self._any_kind = False
 
@@ -359,12 +364,14 @@ class Context:
     def objects(self, kind: str) -> list[K8sObject]:
         """Every object of the kind, also outside ``-n`` (a root-namespace PeerAuthentication applies to all)."""
         self._need(kind)
-        return [self._swap(o) for o in self._index.all_objects(kind)]
+        return [self._swap(o) for o in self._index.all_objects(kind)] + self._added.get(kind, [])
 
     def get(self, kind: str, namespace: str | None, name: str) -> K8sObject | None:
         self._need(kind)
         obj = self._index.get(kind, namespace, name)
-        return self._swap(obj) if obj is not None else None
+        if obj is None:
+            return next((o for o in self._added.get(kind, ()) if o.ref.key == (kind, namespace or "", name)), None)
+        return self._swap(obj)
 
     def workloads(self) -> list[Workload]:
         self._need("Workload")

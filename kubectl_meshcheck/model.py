@@ -270,7 +270,8 @@ class Fix:
     to another. ``caveats`` say what the change may break (e.g. "ServiceMonitor monitoring/app
     selects this port by name"). A fix that must change several objects at once (two Services
     behind one container port) carries the other changes in ``also``; they are applied, verified
-    and printed together.
+    and printed together. A fix whose only op is ``add`` at ``""`` creates its target (a ServiceEntry
+    the input lacks): it is verified by re-checking with the new object added to the input.
     """
 
     title: str
@@ -283,6 +284,14 @@ class Fix:
     def parts(self) -> tuple[Fix, ...]:
         """This fix and the changes on other objects it needs, each with one target."""
         return (self, *self.also)
+
+    @property
+    def created(self) -> dict[str, Any] | None:
+        """The whole new object, when this fix creates its target (a single ``add`` at the root)."""
+        if len(self.ops) == 1 and self.ops[0].op == "add" and self.ops[0].path == "" and isinstance(
+                self.ops[0].value, dict):
+            return self.ops[0].value
+        return None
 
     def patch(self) -> list[dict[str, Any]]:
         return [op.to_json() for op in self.ops]

@@ -18,7 +18,8 @@ Layout, one folder per rule code::
 Use :func:`cases` to parametrise a test and :func:`check_case` to run one; ``check_case`` proves
 fixes: the first fix of every finding is applied with ``jsonpatch`` (and, with
 ``kubectl=True``, with ``kubectl patch --local``), the result must equal ``fixed.<case>.yaml``, and
-re-running the rule on it must find nothing.
+re-running the rule on it must find nothing. A fix that creates an object (a generated ServiceEntry)
+adds it: ``fixed.<case>.yaml`` then holds it too.
 """
 
 from __future__ import annotations
@@ -97,14 +98,14 @@ def _subset(want: Any, got: Any) -> bool:
     return want == got
 
 
-def kubectl_patch_local(obj: dict, patch: list[dict]) -> dict:
-    """Apply a JSON patch with the real ``kubectl patch --local`` (no server involved)."""
+def kubectl_patch_local(obj: dict, patch: list[dict] | dict, kind: str = "json") -> dict:
+    """Apply a JSON (or merge) patch with the real ``kubectl patch --local`` (no server involved)."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
         json.dump(obj, fh, default=str)
         name = fh.name
     try:
         env = {**os.environ, "KUBECONFIG": os.devnull}
-        proc = subprocess.run(["kubectl", "patch", "--local", "-f", name, "--type=json", "-p",
+        proc = subprocess.run(["kubectl", "patch", "--local", "-f", name, f"--type={kind}", "-p",
                                json.dumps(patch, default=str), "-o", "json"], capture_output=True, text=True,
                               env=env, timeout=60)
     finally:
@@ -148,10 +149,17 @@ def _check_fixes(case: RuleCase, objects: list[K8sObject], findings: list[Findin
         assert r.verified, f"{case.id}: first fix of {f.object.display()} is not verified: {r.note}"
         for part in r.fix.parts():
             key = part.target.key
-            before = current[key]
+            if part.created is not None:
+                assert key not in current, f"{case.id}: the fix creates {part.target.display()}, which exists"
+            t = part.target
+            # kubectl needs an object to patch: a new one starts as its identity alone
+            identity = {"name": t.name, **({"namespace": t.namespace} if t.namespace else {})}
+            before = current.get(key) or {"apiVersion": t.api_version, "kind": t.kind, "metadata": identity}
             after = apply_ops(before, part)
             if kubectl:
-                via_kubectl = kubectl_patch_local(before, part.patch())
+                # kubectl's JSON patch cannot add at the root: a new object is merged onto its identity
+                via_kubectl = (kubectl_patch_local(before, part.patch()) if part.created is None
+                               else kubectl_patch_local(before, part.created, "merge"))
                 assert via_kubectl == json.loads(json.dumps(after, default=str)), \
                     f"{case.id}: kubectl patch --local and jsonpatch disagree on {part.target.display()}"
             current[key] = after

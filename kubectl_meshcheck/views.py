@@ -6,8 +6,11 @@ Each view returns rows (dicts with documented keys); the table renderer picks co
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
+
+import yaml
 
 from .engine import RunResult
 from .index import Context
@@ -17,7 +20,8 @@ from .mesh.injection import PROXY_CONTAINER, calls_quit, injection_of, network_a
 from .mesh.mtls import mtls_of
 from .mesh.probes import inbound_captured, probes_of, verdict
 from .mesh.protocol import service_port_protocol
-from .model import Finding, MeshMode, Topic
+from .fixes import created_objects
+from .model import Applicability, Finding, MeshMode, Topic
 
 #: (column header, row key) for the table; wide adds the second list
 PORTS_COLUMNS = [
@@ -312,18 +316,52 @@ def egress_namespace_rows(result: RunResult) -> list[dict[str, Any]]:
     return out
 
 
-def proposed_service_entries(result: RunResult) -> list[dict[str, Any]]:
-    """The ServiceEntries the MC301-MC303 fixes propose, once each, ready to apply (for ``-o yaml``)."""
-    seen: dict[tuple, dict] = {}
+def _proposals(result: RunResult) -> list[tuple[dict[str, Any], list[Finding]]]:
+    """The ServiceEntries the MC301-MC303 fixes create, once each (ports merged), with the findings
+    each one clears."""
+    fixes, cleared = [], defaultdict(list)
     for f in result.findings:
-        if f.suppressed or f.code not in ("MC301", "MC302", "MC303"):
+        if f.suppressed or f.code not in ("MC301", "MC302", "MC303") or not f.fixes:
             continue
-        for fr in f.fixes:
-            for part in fr.fix.parts():
-                if part.target.kind == "ServiceEntry" and part.ops and part.ops[0].path == "":
-                    seen.setdefault(part.target.key, part.ops[0].value)
-    return [seen[k] for k in sorted(seen)]
+        fixes.append(f.fixes[0].fix)
+        for part in f.fixes[0].fix.parts():
+            if part.created is not None:
+                cleared[part.target.key].append(f)
+    docs = created_objects(fixes)
+    return [(docs[k], cleared[k]) for k in sorted(docs)]
 
+
+def proposed_service_entries(result: RunResult) -> list[dict[str, Any]]:
+    """The ServiceEntries the MC301-MC303 fixes propose, once each, ready to apply."""
+    return [doc for doc, _ in _proposals(result)]
+
+
+def proposed_documents(result: RunResult) -> str:
+    """``egress -o yaml``: the proposed ServiceEntries as a YAML stream for ``kubectl apply -f -``,
+    each preceded by comments naming what it clears and what to check first (unsafe fixes say why)."""
+    out = []
+    for doc, findings in _proposals(result):
+        out.append("---")
+        for f in findings:
+            args = f.diagnostic.args or {}
+            out.append(f"# clears {f.code} on {f.object.display()}: {args.get('host')}:{args.get('port')} "
+                       f"({args.get('app') or args.get('protocol')})")
+        fix = findings[0].fixes[0].fix
+        if fix.applicability is Applicability.UNSAFE:
+            out.append("# unsafe: review before applying")
+        out += [f"# caveat: {c}" for c in fix.caveats]
+        out.append(yaml.safe_dump(doc, sort_keys=False).rstrip())
+    if not out:
+        return "# no ServiceEntry to propose: every external endpoint found is covered (or none was found)\n"
+    return "\n".join(out) + "\n"
+
+
+#: per topic, a table shown before the rows (and under that JSON key): (key, rows function, columns)
+PREFACES: dict[Topic, tuple[str, Callable[[RunResult], list[dict]], list]] = {
+    Topic.EGRESS: ("namespaces", egress_namespace_rows, NAMESPACE_COLUMNS),
+}
+#: per topic, the objects its fixes would create, as ``-o yaml`` prints them (ready to apply)
+PROPOSALS: dict[Topic, Callable[[RunResult], str]] = {Topic.EGRESS: proposed_documents}
 
 VIEWS: dict[Topic, tuple[Callable[[RunResult], list[dict]], list, list]] = {
     Topic.PORTS: (ports_rows, PORTS_COLUMNS, PORTS_WIDE),

@@ -47,24 +47,33 @@ _DNS = ("DNS", "DNS_ROUND_ROBIN")
 # -- shared helpers ----------------------------------------------------------------------------
 
 
-def _se_fix(wl, judged, eg) -> Fix:
-    """The generated ServiceEntry for this endpoint's host (all its ports the workload uses)."""
+def _se_fix(wl, judged, eg, ctx) -> Fix:
+    """The generated ServiceEntry for this endpoint's host (all its ports the workload uses).
+
+    Safe when routing is by name (HTTP Host, TLS SNI) or by address. A TCP port by DNS name without
+    addresses is matched by port alone (``0.0.0.0:<port>``) unless DNS capture with auto-allocation
+    is on: every pod of the namespace dialling any host on that port would then reach this one, so
+    that fix is unsafe."""
     ep = judged.endpoint
     same_host = [j.endpoint for j in eg.uncovered_external if j.endpoint.host == ep.host]
     se = generated_service_entry(same_host, wl.namespace or "default", "egress")
     ref = ObjectRef(SE_API, "ServiceEntry", se["metadata"]["namespace"], se["metadata"]["name"])
     ports = ", ".join(f"{p['protocol']} {p['number']}" for p in se["spec"]["ports"]) or "no port known"
-    caveats = ["a new object: apply it with kubectl apply; meshcheck does not create objects offline, so it is "
-               "shown, not verified, in this run (tests/test_egress.py re-runs the rules with it added)"]
-    if se["spec"].get("resolution") == "DNS" and any(p["protocol"] == "TCP" for p in se["spec"]["ports"]):
-        caveats.append("TCP by DNS name without addresses: sidecars match it by port only (0.0.0.0:<port>) unless "
-                       "DNS capture with auto-allocation is on; add addresses if the IPs are stable (MC306)")
+    caveats = []
+    applicability = Applicability.SAFE
+    if (se["spec"].get("resolution") == "DNS" and any(p["protocol"] == "TCP" for p in se["spec"]["ports"])
+            and not _dns_auto_allocated(ctx)):
+        applicability = Applicability.UNSAFE
+        caveats.append("TCP by DNS name without addresses: sidecars in the namespace match it by port only "
+                       "(0.0.0.0:<port>), so connections to any other host on that port reach this one; add "
+                       "the database's addresses if they are stable, or turn on DNS capture with "
+                       "auto-allocation (MC306)")
     if ep.port is None:
         caveats.append("the port is unknown: add the port the app dials to spec.ports")
     if ep.scheme == "mongodb+srv":
         caveats.append("mongodb+srv: the real hosts come from DNS SRV records; add each shard host")
     return Fix(f"Create ServiceEntry {ref.namespace}/{ref.name} for {ep.host} ({ports})",
-               Applicability.DISPLAY_ONLY, ref, (PatchOp("add", "", se),), tuple(caveats))
+               applicability, ref, (PatchOp("add", "", se),), tuple(caveats))
 
 
 def _endpoint_args(j, eg) -> dict:
@@ -89,7 +98,7 @@ def _unregistered(wl, ctx, want):
                      f"{eg.policy.mode} ({eg.policy.source}): {j.fate(eg.policy)}"),
             args=_endpoint_args(j, eg),
             related=tuple(c.ref for c in j.captures),
-            fixes=(_se_fix(wl, j, eg),),
+            fixes=(_se_fix(wl, j, eg, ctx),),
         )
 
 
@@ -135,10 +144,12 @@ def egress_blocked_by_registry_only(wl, ctx):
     Example: ``DATABASE_URL=postgres://app:****@orders.cluster-x.eu-west-1.rds.amazonaws.com:5432/app``
     in a namespace whose Sidecar sets ``outboundTrafficPolicy: {}``.
 
-    Fixes: the generated ServiceEntry (display-only: a new object to apply) for the host in the
-    workload's namespace with ``exportTo: ["."]``: TLS/HTTPS ports for TLS-first protocols, HTTP only
-    for plain HTTP, TCP for databases and brokers; ``resolution: DNS`` for names, and for IPs
-    ``addresses: [<ip>/32]`` with ``resolution: NONE`` and a made-up host (hosts cannot be IPs).
+    Fixes: the generated ServiceEntry (a new object, created with ``kubectl create``; verified by
+    re-checking with it added) for the host in the workload's namespace with ``exportTo: ["."]``:
+    TLS/HTTPS ports for TLS-first protocols, HTTP only for plain HTTP, TCP for databases and brokers;
+    ``resolution: DNS`` for names, and for IPs ``addresses: [<ip>/32]`` with ``resolution: NONE`` and a
+    made-up host (hosts cannot be IPs). A TCP port by DNS name without DNS capture and auto-allocation
+    is matched by port alone, so that fix is marked unsafe.
 
     References: reference/istio-facts.md §C1, §C4;
     https://istio.io/latest/docs/tasks/traffic-management/egress/egress-control/
@@ -166,7 +177,7 @@ def egress_unregistered_at_risk(wl, ctx):
     Example: ``mysql://reports.example.net:3306`` while an ExternalName Service ``legacy-db`` has a
     ``tcp`` port 3306.
 
-    Fixes: the generated ServiceEntry (display-only: a new object to apply), as for MC301.
+    Fixes: the generated ServiceEntry (a new object, verified by re-checking with it added), as for MC301.
 
     References: reference/istio-facts.md §A6, §A2, §C4;
     https://istio.io/latest/docs/ops/configuration/traffic-management/traffic-routing/
@@ -186,7 +197,7 @@ def egress_unregistered(wl, ctx):
 
     Example: ``PAYMENTS_API=https://api.stripe.com/v1`` with the default ALLOW_ANY.
 
-    Fixes: the generated ServiceEntry (display-only: a new object to apply), as for MC301.
+    Fixes: the generated ServiceEntry (a new object, verified by re-checking with it added), as for MC301.
 
     References: reference/istio-facts.md §C1, §C4
     """

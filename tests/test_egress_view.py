@@ -54,3 +54,17 @@ def test_every_column_is_a_row_key(host):
     rows = egress_rows(result)
     assert rows and all(key in row for row in rows for _, key in EGRESS_COLUMNS + EGRESS_WIDE)
     assert all(key in row for row in egress_namespace_rows(result) for _, key in NAMESPACE_COLUMNS)
+
+
+def test_egress_command_shows_each_namespace_policy_before_the_endpoints():
+    import json
+    import subprocess
+    import sys
+
+    exe = str(Path(sys.executable).parent / "kubectl-meshcheck")
+    table = subprocess.run([exe, "egress", "-f", str(EXAMPLES)], capture_output=True, text=True, timeout=120)
+    first = table.stdout.splitlines()[0].split()
+    assert first == ["NAMESPACE", "POLICY", "SOURCE"], table.stdout[:300]
+    doc = json.loads(subprocess.run([exe, "egress", "-f", str(EXAMPLES), "-o", "json"], capture_output=True,
+                                    text=True, timeout=120).stdout)
+    assert {r["namespace"] for r in doc["namespaces"]} >= {r["namespace"] for r in doc["rows"]}

@@ -1,27 +1,37 @@
-"""``-o patch``: the fixes as a reviewable shell script of ``kubectl patch`` commands.
+"""``-o patch``: the fixes as a reviewable shell script of ``kubectl patch`` (and ``kubectl create``) commands.
 
 One block per finding: a comment naming the finding and the fix, its caveats, then the command.
 Only the best fix that is not withheld is printed; unsafe fixes only with ``--unsafe-fixes``;
-display-only fixes appear as comments (a human must choose the value).
+display-only fixes appear as comments (a human must choose the value). An object that several fixes
+create is created once (``kubectl create`` refuses a second time and ``set -e`` would stop there).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
-from ..fixes import kubectl_patch_command
-from ..model import Applicability, Finding
+from ..fixes import created_objects, kubectl_command
+from ..model import Applicability, Finding, PatchOp
 
 
 def render_patches(findings: list[Finding], unsafe: bool) -> str:
     out = ["#!/bin/sh", "# Fixes from kubectl meshcheck. Review before running: each patch starts with",
            "# 'test' operations, so it refuses to apply to an object that changed since.", "set -e", ""]
     skipped = 0
+    best_of = {}
     for f in findings:
         usable = [r for r in f.fixes if not r.withheld and r.verified is not False]
-        if not usable:
+        if usable:
+            best_of[id(f)] = usable[0]
+    # an object several fixes create is created once, with what all of them need
+    creations = created_objects(r.fix for r in best_of.values()
+                                if r.fix.applicability is not Applicability.UNSAFE or unsafe)
+    created: set[tuple] = set()
+    for f in findings:
+        best = best_of.get(id(f))
+        if best is None:
             continue
-        best = usable[0]
         fix = best.fix
         head = f"# {f.code} {f.object.display()} ({f.location}): {fix.title}"
         if fix.applicability is Applicability.DISPLAY_ONLY:
@@ -35,8 +45,16 @@ def render_patches(findings: list[Finding], unsafe: bool) -> str:
         if f.owner:
             out.append(f"#   managed by {f.owner.kind} {f.owner.name}: {f.owner.hint}")
         for part in fix.parts():
-            out.append(f"#   {part.target.display()}: {json.dumps(part.patch(), default=str)}")
-            out.append(kubectl_patch_command(part))
+            if part.created is None:
+                out.append(f"#   {part.target.display()}: {json.dumps(part.patch(), default=str)}")
+                out.append(kubectl_command(part))
+            elif part.target.key in created:
+                out.append(f"#   {part.target.display()}: created above")
+            else:
+                created.add(part.target.key)
+                out.append(f"#   create {part.target.display()}")
+                whole = dataclasses.replace(part, ops=(PatchOp("add", "", creations[part.target.key]),))
+                out.append(kubectl_command(whole))
         out.append("")
     if skipped:
         out.append(f"# {skipped} unsafe fix(es) left out; add --unsafe-fixes to include them")
