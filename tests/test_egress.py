@@ -208,3 +208,32 @@ def test_rules_follow_configmap_references_in_file_input(host):
     assert f.diagnostic.args["foundIn"] == "env PARTNER (ConfigMap shop/app key api)"
     assert f.diagnostic.args["text"] == "https://api.partner.example/v2?api_key=****"
     assert f.diagnostic.path == "/spec/template/spec/containers/0/env/0/valueFrom/configMapKeyRef"
+
+
+def test_mounted_configmap_files_are_scanned_line_by_line():
+    d = deployment("shop")
+    spec = d.data["spec"]["template"]["spec"]
+    spec["containers"][0]["volumeMounts"] = [{"name": "cfg", "mountPath": "/etc/app"},
+                                             {"name": "one", "mountPath": "/etc/x/cache.yaml", "subPath": "cache.yaml"}]
+    spec["volumes"] = [{"name": "cfg", "configMap": {"name": "app-config", "items": [
+                           {"key": "props", "path": "application.properties"}, {"key": "kafka", "path": "k.yaml"}]}},
+                       {"name": "one", "projected": {"sources": [{"configMap": {"name": "cache"}}]}}]
+    props = ("server.port=8080\nspring.datasource.url=jdbc:postgresql://app:pw@orders.db.example.com:5432/orders\n"
+             "spring.datasource.password=hunter2\npayments.api.host=api.payments.example\n")
+    cms = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "app-config", "namespace": "shop"},
+            "data": {"props": props, "kafka": "kafka:\n  bootstrap: 'b1.kafka.example.com:9092'\ncart: http://cart:7070\n",
+                     "unmounted": "url: https://not-projected.example.com\n"}},
+           {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cache", "namespace": "shop"},
+            "data": {"cache.yaml": "url: rediss://cache.example.com:6380\n", "other.yaml": "u: https://x.example.com\n"}}]
+    got = {e.host: e for e in eps_of(d, services=[{"apiVersion": "v1", "kind": "Service",
+                                                    "metadata": {"name": "cart", "namespace": "shop"}}],
+                                     configmaps=cms)}
+    assert set(got) == {"orders.db.example.com", "api.payments.example", "b1.kafka.example.com", "cart",
+                        "cache.example.com"}
+    db = got["orders.db.example.com"]
+    assert (db.port, db.app) == (5432, "PostgreSQL")
+    assert db.found_in == "file /etc/app/application.properties:2 (ConfigMap shop/app-config)"
+    assert "pw" not in db.text and "hunter2" not in str([e.text for e in got.values()])
+    assert got["cache.example.com"].found_in.startswith("file /etc/x/cache.yaml:1 ") and got["cache.example.com"].tls
+    assert got["cart"].in_cluster and got["b1.kafka.example.com"].app == "Kafka"
+    assert db.path == "/spec/template/spec/containers/0/volumeMounts/0"

@@ -16,9 +16,10 @@ Facts (reference/istio-facts.md §A6, §C1-C7):
 - ServiceEntry ``hosts`` match by Host/SNI (wildcards ``*.x`` by suffix), ``addresses`` (IPs or CIDRs)
   by destination IP, ``exportTo`` (default ``*``; ``.`` = own namespace; ``~`` = none) limits who sees it.
 
-The inventory reads container env literals, ``valueFrom.configMapKeyRef`` / ``envFrom.configMapRef``
-(only when the ConfigMap is in the input; a live run reads no application ConfigMaps), ``args`` and
-``command``. Values from Secrets are never read. Every text kept here is redacted (``redact.py``).
+The inventory reads container env literals, ``valueFrom.configMapKeyRef`` / ``envFrom.configMapRef``,
+the lines of ConfigMap files the container mounts (``configMap`` and ``projected`` volumes, ``items``
+and ``subPath`` honoured; only when the ConfigMap is in the input: a live run reads no application
+ConfigMaps), ``args`` and ``command``. Values from Secrets are never read. Every text kept here is redacted (``redact.py``).
 Recognised: URLs of any network scheme, JDBC, ``host:port`` (also Kafka-style lists), bare IPs and
 hostnames in ``*_HOST``-style variables (with a sibling ``*_PORT``), Cloud SQL instance strings.
 """
@@ -327,12 +328,66 @@ def _env_values(c: dict, path: str, namespace: str, lookup: ConfigMapLookup | No
     return out
 
 
+#: files bigger than this are not scanned (dashboards and bundles, not connection settings)
+MAX_FILE_BYTES = 65536
+_SETTING = re.compile(r"^\s*[\"']?(?P<key>[A-Za-z_][\w.\-]*)[\"']?\s*[:=]\s*(?P<value>.*?)[\s,]*$")
+
+
+def _configmap_volumes(spec: dict) -> dict[str, list[tuple[str, dict]]]:
+    """volume name -> [(ConfigMap name, {key: file path})] for configMap and projected volumes."""
+    out: dict[str, list[tuple[str, dict]]] = {}
+    for v in spec.get("volumes") or []:
+        if not isinstance(v, dict) or not v.get("name"):
+            continue
+        sources = [v.get("configMap")] + [src.get("configMap") for src in
+                                          ((v.get("projected") or {}).get("sources") or []) if isinstance(src, dict)]
+        for cm in sources:
+            if isinstance(cm, dict) and cm.get("name"):
+                items = {str(i.get("key")): str(i.get("path") or i.get("key")) for i in cm.get("items") or []
+                         if isinstance(i, dict) and i.get("key")}
+                out.setdefault(str(v["name"]), []).append((str(cm["name"]), items))
+    return out
+
+
+def _mounted_files(c: dict, path: str, volumes: dict[str, list[tuple[str, dict]]], namespace: str,
+                   lookup: ConfigMapLookup | None) -> list[tuple[str | None, str, str, str, str]]:
+    """(setting key, value, found_in, path, shown) per line of the ConfigMap files the container mounts:
+    ``spring.datasource.url=jdbc:...`` in ``/etc/app/application.properties`` line 12."""
+    out: list[tuple[str | None, str, str, str, str]] = []
+    if lookup is None:
+        return out
+    for i, m in enumerate(c.get("volumeMounts") or []):
+        if not isinstance(m, dict) or str(m.get("name")) not in volumes:
+            continue
+        base, sub = str(m.get("mountPath") or "").rstrip("/"), str(m.get("subPath") or "")
+        for cm_name, items in volumes[str(m["name"])]:
+            cm = lookup(namespace, cm_name)
+            data = (cm.data.get("data") if cm is not None else None) or {}
+            for key, content in sorted(data.items()) if isinstance(data, dict) else ():
+                file = items.get(key, key)
+                if (items and key not in items) or (sub and file != sub) or not isinstance(content, str) \
+                        or len(content) > MAX_FILE_BYTES:
+                    continue
+                where = base if sub else f"{base}/{file}"
+                for n, line in enumerate(content.splitlines(), 1):
+                    if ("." not in line and ":" not in line) or line.lstrip().startswith(("#", ";", "//")):
+                        continue  # comments, and lines that cannot name a host (no dot, no colon)
+                    line = re.sub(r"^(\s*)- ", r"\1", line)  # a YAML list item: "- endpoint: http://..."
+                    kv = _SETTING.match(line)
+                    setting = re.sub(r"[.\-]", "_", kv.group("key")).upper() if kv else None
+                    value = kv.group("value").strip("\"'") if kv else line
+                    out.append((setting, value, f"file {where}:{n} (ConfigMap {namespace}/{cm_name})",
+                                f"{path}/volumeMounts/{i}", redact_env(setting, value)))
+    return out
+
+
 def inventory(wl: Workload, names: ClusterNames, lookup: ConfigMapLookup | None = None) -> list[Endpoint]:
     """Every endpoint the workload's containers mention, classified, deduplicated by (container, host, port)."""
     ns = wl.namespace or "default"
     out: list[Endpoint] = []
     seen: set[tuple] = set()
     native = [(p, c) for p, c in wl.containers(init=True) if c.get("restartPolicy") == "Always"]
+    volumes = _configmap_volumes(wl.pod_spec)
     for path, c in [*wl.containers(), *native]:
         cname = str(c.get("name") or "")
         if cname == "istio-proxy":
@@ -351,6 +406,8 @@ def inventory(wl: Workload, names: ClusterNames, lookup: ConfigMapLookup | None 
                     flag = a.split("=", 1)[0].lstrip("-").replace("-", "_") if a.startswith("-") and "=" in a else key
                     shown = "****" if flag and is_secret_name(flag) and "://" not in a else redact(a)
                     items.append((flag, a, f"{field_}[{j}]", f"{path}/{field_}/{j}", shown))
+        if volumes:
+            items += _mounted_files(c, path, volumes, ns, lookup)
         image = str(c.get("image") or "")
         if any(k in image for k in ("cloudsql-docker/gce-proxy", "cloud-sql-proxy", "cloud-sql-connectors")):
             # the Cloud SQL Auth Proxy calls the SQL Admin API, then the instance on 3307 (its IP is not in the spec)
