@@ -75,8 +75,8 @@ def test_patch_script_creates_each_object_once_and_kubectl_accepts_it(tmp_path):
             _valid_service_entry(d)
             f = tmp_path / "se.yaml"
             f.write_text(yaml.safe_dump(d))
-            got = subprocess.run(["kubectl", "--kubeconfig", kc, "create", "--dry-run=client", "--validate=false", "-f", str(f),
-                                  "-o", "json"], capture_output=True, text=True, timeout=60)
+            got = subprocess.run(["kubectl", "--kubeconfig", kc, "create", "--dry-run=client", "--validate=false",
+                                  "-f", str(f), "-o", "json"], capture_output=True, text=True, timeout=60)
             assert got.returncode == 0, got.stderr
             # kubectl maps it to the served Istio kind and keeps it whole (the emulation serves no OpenAPI
             # schema, so kubectl cannot validate fields: Istio's rules are checked on it just before)

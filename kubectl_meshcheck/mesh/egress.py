@@ -19,7 +19,8 @@ Facts (reference/istio-facts.md §A6, §C1-C7):
 The inventory reads container env literals, ``valueFrom.configMapKeyRef`` / ``envFrom.configMapRef``,
 the lines of ConfigMap files the container mounts (``configMap`` and ``projected`` volumes, ``items``
 and ``subPath`` honoured; only when the ConfigMap is in the input: a live run reads no application
-ConfigMaps), ``args`` and ``command``. Values from Secrets are never read. Every text kept here is redacted (``redact.py``).
+ConfigMaps), ``args`` and ``command``. Values from Secrets are never read. Every text kept here is
+redacted (``redact.py``).
 Recognised: URLs of any network scheme, JDBC, ``host:port`` (also Kafka-style lists), bare IPs and
 hostnames in ``*_HOST``-style variables (with a sibling ``*_PORT``), Cloud SQL instance strings.
 """
