@@ -17,20 +17,25 @@ from kubectl_meshcheck import (
     Diagnostic,
     Fix,
     FixAvailability,
+    K8sObject,
     ObjectRef,
     PatchOp,
     Protocol,
     Severity,
     Topic,
+    applicable_sidecar,
     cidr_list_problem,
     egress_of,
     escape_pointer,
     export_to,
     generated_service_entry,
     hookimpl,
+    imported,
     is_ip,
+    root_namespace,
     rule,
     se_port_protocol,
+    sidecar_imports,
 )
 
 SE_API = "networking.istio.io/v1"
@@ -68,12 +73,41 @@ def _se_fix(wl, judged, eg, ctx) -> Fix:
                        "(0.0.0.0:<port>), so connections to any other host on that port reach this one; add "
                        "the database's addresses if they are stable, or turn on DNS capture with "
                        "auto-allocation (MC306)")
+    also = _import_fix(wl, se, ctx)
+    if also:
+        caveats.append(f"the workload's Sidecar {also[0].target.namespace}/{also[0].target.name} limits what it "
+                       "imports (egress.hosts): the entry is added there too")
     if ep.port is None:
         caveats.append("the port is unknown: add the port the app dials to spec.ports")
     if ep.scheme == "mongodb+srv":
         caveats.append("mongodb+srv: the real hosts come from DNS SRV records; add each shard host")
     return Fix(f"Create ServiceEntry {ref.namespace}/{ref.name} for {ep.host} ({ports})",
-               applicability, ref, (PatchOp("add", "", se),), tuple(caveats))
+               applicability, ref, (PatchOp("add", "", se),), tuple(caveats), also)
+
+
+def _import_fix(wl, se: dict, ctx) -> tuple[Fix, ...]:
+    """When the workload's Sidecar sets ``egress.hosts`` that leave the new entry out, the change that
+    imports it (``./<host>``)."""
+    sidecar = applicable_sidecar(wl.namespace or "default", wl.pod_labels, ctx.objects("Sidecar"),
+                                 root_namespace(ctx.mesh_config))
+    new = K8sObject(se, ObjectRef(SE_API, "ServiceEntry", se["metadata"]["namespace"], se["metadata"]["name"]))
+    if sidecar is None or imported(new, wl.namespace or "default", sidecar_imports(sidecar)):
+        return ()
+    return (_sidecar_import(sidecar, f"./{se['spec']['hosts'][0]}"),)
+
+
+def _sidecar_import(sidecar, host: str) -> Fix:
+    """Add ``host`` (``namespace/dnsName``) to a Sidecar's first egress listener without a port (else
+    its first listener)."""
+    listeners = sidecar.data["spec"]["egress"]
+    i = next((k for k, lst in enumerate(listeners) if isinstance(lst, dict) and not lst.get("port")), 0)
+    hosts = listeners[i].get("hosts") if isinstance(listeners[i], dict) else None
+    base = f"/spec/egress/{i}"
+    ops = ((PatchOp("test", f"{base}/hosts", hosts), PatchOp("add", f"{base}/hosts/-", host))
+           if isinstance(hosts, list) else
+           (PatchOp("test", base, listeners[i]), PatchOp("add", f"{base}/hosts", [host])))
+    return Fix(f"Import {host} in Sidecar {sidecar.namespace}/{sidecar.name} (egress.hosts)", Applicability.SAFE,
+               sidecar.ref, ops)
 
 
 def _endpoint_args(j, eg) -> dict:
@@ -88,7 +122,11 @@ def _unregistered(wl, ctx, want):
             continue
         ep = j.endpoint
         why = ""
-        if j.coverage.port_missing and j.coverage.entry is not None:
+        hidden = j.coverage.hidden_by
+        if hidden is not None and j.coverage.entry is not None:
+            why = (f" (ServiceEntry {j.coverage.entry.namespace}/{j.coverage.entry.name} names it, but Sidecar "
+                   f"{hidden.namespace}/{hidden.name} does not import it in egress.hosts)")
+        elif j.coverage.port_missing and j.coverage.entry is not None:
             why = (f" (ServiceEntry {j.coverage.entry.namespace}/{j.coverage.entry.name} names the host but not "
                    f"port {ep.port})")
         yield Diagnostic(
@@ -98,7 +136,8 @@ def _unregistered(wl, ctx, want):
                      f"{eg.policy.mode} ({eg.policy.source}): {j.fate(eg.policy)}"),
             args=_endpoint_args(j, eg),
             related=tuple(c.ref for c in j.captures),
-            fixes=(_se_fix(wl, j, eg, ctx),),
+            fixes=((_sidecar_import(hidden, f"{j.coverage.entry.namespace}/{ep.host}"),) if hidden is not None
+                   and j.coverage.entry is not None else ()) + (_se_fix(wl, j, eg, ctx),),
         )
 
 
@@ -149,7 +188,9 @@ def egress_blocked_by_registry_only(wl, ctx):
     TLS/HTTPS ports for TLS-first protocols, HTTP only for plain HTTP, TCP for databases and brokers;
     ``resolution: DNS`` for names, and for IPs ``addresses: [<ip>/32]`` with ``resolution: NONE`` and a
     made-up host (hosts cannot be IPs). A TCP port by DNS name without DNS capture and auto-allocation
-    is matched by port alone, so that fix is marked unsafe.
+    is matched by port alone, so that fix is marked unsafe. When a ServiceEntry exists but the
+    workload's Sidecar does not import it (``egress.hosts``), the first fix adds it there; a generated
+    entry that the Sidecar would hide the same way comes with that import.
 
     References: reference/istio-facts.md §C1, §C4;
     https://istio.io/latest/docs/tasks/traffic-management/egress/egress-control/

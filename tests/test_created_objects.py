@@ -107,3 +107,13 @@ def test_two_workloads_dialling_one_host_share_one_entry_with_both_ports():
 
     (doc,) = proposed_service_entries(result)
     assert [p["number"] for p in doc["spec"]["ports"]] == [443, 8080]
+
+
+def test_a_sidecar_that_hides_the_new_entry_is_patched_with_it():
+    rules = Path(__file__).parent / "rules" / "MC301"
+    (f,) = [f for f in run_rules(load_objects(rules / "fail.sidecar-egress-hosts.yaml"), ["MC301"]).findings]
+    importing, creating = f.fixes
+    assert importing.fix.ops[-1].value == "shared-egress/api.partner.example" and importing.verified
+    (also,) = creating.fix.also  # a new entry in billing is hidden the same way: it is imported with it
+    assert also.target.kind == "Sidecar" and also.ops[-1].value == "./api.partner.example"
+    assert creating.verified is True

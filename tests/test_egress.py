@@ -162,7 +162,9 @@ def test_generated_service_entries_are_valid_and_clear_the_finding(host):
         objects = load_objects(case.path)
         result = run_rules(objects, UNREGISTERED, host)
         proposed = proposed_service_entries(result)
-        assert proposed, case.id
+        if not proposed:  # the best fix is a change to an existing object (a Sidecar importing an entry)
+            assert all(f.fixes[0].fix.created is None for f in result.findings), case.id
+            continue
         for doc in proposed:
             _valid_service_entry(yaml.safe_load(yaml.safe_dump(doc)))  # parsed back as a user would apply it
         added = [obj(d) for d in proposed]

@@ -472,9 +472,45 @@ def applicable_sidecar(namespace: str, labels: dict | None, sidecars: Iterable[K
     return None
 
 
+def root_namespace(mesh: MeshConfig) -> str:
+    return str(mesh.get("rootNamespace") or "istio-system")
+
+
+def sidecar_imports(sidecar: K8sObject | None) -> list[tuple[str, str]] | None:
+    """The ``(namespace, dnsName)`` patterns a Sidecar's ``egress[].hosts`` import, or None when it
+    sets no egress (then every ServiceEntry exported to the namespace is imported).
+
+    ``*/x`` any namespace, ``./x`` the workload's own, ``~/*`` nothing; ``dnsName`` ``*`` or a left-most
+    wildcard (istio/api networking/v1alpha3/sidecar.proto; ``.`` and ``~`` from istio.io's Sidecar
+    reference). Ports of port-specific listeners are not told apart: the hosts of all listeners are
+    joined (an approximation: a host imported on one port only counts for every port)."""
+    egress = (sidecar.data.get("spec") or {}).get("egress") if sidecar is not None else None
+    if not isinstance(egress, list) or not egress:
+        return None
+    out = []
+    for listener in egress:
+        for h in (listener or {}).get("hosts") or [] if isinstance(listener, dict) else []:
+            ns, sep, dns = str(h).partition("/")
+            out.append((ns, dns) if sep else ("*", ns))
+    return out
+
+
+def imported(se: K8sObject, namespace: str, imports: list[tuple[str, str]] | None) -> bool:
+    """Does a Sidecar with these imports configure the ServiceEntry for a workload in ``namespace``?"""
+    if imports is None:
+        return True
+    hosts = [h for h in se_spec(se).get("hosts") or [] if isinstance(h, str)]
+    for ns, dns in imports:
+        if ns == "~" or (ns not in ("*", se.namespace) and not (ns == "." and se.namespace == namespace)):
+            continue
+        if dns == "*" or any(host_matches(dns, h) or host_matches(h, dns) for h in hosts):
+            return True
+    return False
+
+
 def outbound_policy(namespace: str, labels: dict | None, sidecars: Iterable[K8sObject],
                     mesh: MeshConfig) -> OutboundPolicy:
-    root = str(mesh.get("rootNamespace") or "istio-system")
+    root = root_namespace(mesh)
     sc = applicable_sidecar(namespace, labels, sidecars, root)
     if sc is not None:
         otp = (sc.data.get("spec") or {}).get("outboundTrafficPolicy")
@@ -554,10 +590,11 @@ class Coverage:
     entry: K8sObject | None
     how: str = ""
     port_missing: bool = False  # host/address matched but no port of that number
+    hidden_by: K8sObject | None = None  # the entry would cover it, but this Sidecar does not import it
 
     @property
     def covered(self) -> bool:
-        return self.entry is not None and not self.port_missing
+        return self.entry is not None and not self.port_missing and self.hidden_by is None
 
 
 def coverage(ep: Endpoint, namespace: str, entries: Iterable[K8sObject], mesh: MeshConfig) -> Coverage:
@@ -723,6 +760,9 @@ class Judged:
             return "in-cluster"
         if self.coverage.covered and self.coverage.entry is not None:
             return f"routed (ServiceEntry {self.coverage.entry.namespace}/{self.coverage.entry.name})"
+        if self.coverage.hidden_by is not None and policy.registry_only:
+            return (f"{'502' if ep.protocol is Protocol.HTTP else 'blackhole'}: Sidecar "
+                    f"{self.coverage.hidden_by.namespace}/{self.coverage.hidden_by.name} does not import the entry")
         tcp = [c for c in self.captures if c.how == "TCP"]
         if tcp:
             return f"captured by {tcp[0].ref.display()} (0.0.0.0:{tcp[0].port})"
@@ -740,6 +780,8 @@ class Judged:
                 "coveredBy": f"{cov.namespace}/{cov.name}" if cov is not None and self.coverage.covered else None,
                 "portMissingIn": f"{cov.namespace}/{cov.name}" if cov is not None and self.coverage.port_missing
                 else None,
+                "notImportedBy": (f"{self.coverage.hidden_by.namespace}/{self.coverage.hidden_by.name}"
+                                  if self.coverage.hidden_by is not None else None),
                 "capturedBy": [c.to_json() for c in self.captures], "fate": self.fate(policy)}
 
 
@@ -783,9 +825,18 @@ def _egress_of(wl: Workload, ctx: Any) -> WorkloadEgress:
                            kinds={"Service", "ServiceEntry"})
     sidecars = ctx.cached(("egress.sidecars",), lambda: ctx.objects("Sidecar"), kinds={"Sidecar"})
     policy = outbound_policy(ns, wl.pod_labels, sidecars, ctx.mesh_config)
+    sidecar = applicable_sidecar(ns, wl.pod_labels, sidecars, root_namespace(ctx.mesh_config))
+    imports = sidecar_imports(sidecar)
+    seen = visible if imports is None or sidecar is None else ctx.cached(
+        ("egress.imported", ns, sidecar.ref), lambda: [se for se in visible if imported(se, ns, imports)],
+        kinds={"ServiceEntry", "Sidecar"})
     judged = []
     for ep in inventory(wl, names, lambda n, name: ctx.get("ConfigMap", n, name)):
-        cov = Coverage(None) if ep.in_cluster else coverage(ep, ns, visible, ctx.mesh_config)
+        cov = Coverage(None) if ep.in_cluster else coverage(ep, ns, seen, ctx.mesh_config)
+        if not cov.covered and seen is not visible:
+            full = coverage(ep, ns, visible, ctx.mesh_config)
+            if full.covered:
+                cov = Coverage(full.entry, full.how, hidden_by=sidecar)
         caps: tuple[Capture, ...] = ()
         if not ep.in_cluster and not cov.covered and ep.port is not None:
             caps = tuple(c for c in listeners.get(ep.port, []) if c.how == "TCP" or ep.server_first)
