@@ -284,7 +284,8 @@ def egress_rows(result: RunResult) -> list[dict[str, Any]]:
     value, redacted), inCluster, why (the classification), coveredBy (``ns/name`` of the ServiceEntry or
     null), portMissingIn, notImportedBy (the Sidecar whose egress.hosts leave the covering entry out),
     capturedBy [{object, port, listener}], policy (ALLOW_ANY/REGISTRY_ONLY), policySource, fate
-    (passthrough / blackhole / 502 / routed / captured / hangs / in-cluster / no sidecar), findings (MC3xx codes), origin."""
+    (passthrough / blackhole / 502 / routed / captured / hangs / in-cluster / no sidecar),
+    findings (MC3xx codes), origin."""
     index = result.index
     ctx = Context.for_views(index)
     rows = []
