@@ -1,14 +1,15 @@
 """Conformance of the startup rules with Istio's analyzer tests (../shared/corpus/istio-analyzers) in
 the areas they cover: application-uid (IST0144, all cases must match exactly), injection (IST0102,
 IST0148, IST0123, IST0146, IST0147 exactly; IST0103 except where meshcheck deliberately differs,
-listed below) and the
-Pod-only annotations misplaced on workloads (IST0107 on controllers: what we report must be expected)."""
+listed below) and annotations (IST0107, IST0108, IST0125, IST0135 and, from the alpha analyzer
+outside Istio's default set, IST0136: all exactly)."""
 
 import json
 from collections import Counter
 
 import pytest
 
+from kubectl_meshcheck import Topic
 from kubectl_meshcheck.testing import load_objects, run_rules
 
 from .conftest import CORPUS, corpus_cases, require_corpus
@@ -20,8 +21,11 @@ def ist_messages(finding):
     """The istioctl message each startup finding stands for."""
     if finding.code == "MC209":
         return ["IST0148" if finding.diagnostic.args.get("namespacesByDefault") else "IST0102"]
-    return {"MC207": ["IST0144"], "MC203": ["IST0107"], "MC210": ["IST0103"], "MC211": ["IST0123"],
-            "MC212": ["IST0146"], "MC213": ["IST0147"]}.get(finding.code, [])
+    if finding.code == "MC203":  # one finding per metadata map; istioctl reports each annotation
+        return ["IST0107"] * len(finding.diagnostic.args["annotations"])
+    return {"MC207": ["IST0144"], "MC210": ["IST0103"], "MC211": ["IST0123"], "MC212": ["IST0146"],
+            "MC213": ["IST0147"], "MC214": ["IST0108"], "MC215": ["IST0107"], "MC216": ["IST0135"],
+            "MC217": ["IST0136"], "MC218": ["IST0125"]}.get(finding.code, [])
 
 
 def _cases(area):
@@ -52,19 +56,30 @@ def test_istio_application_uid_case(case, host):
 
 
 ANNOTATION_CASES = [c for c in _cases("annotations") if not c.get("not_in_default_analyzer_set")]
+ALPHA_CASES = [c for c in _cases("annotations") if c.get("not_in_default_analyzer_set")]
 
 
 @pytest.mark.parametrize("case", corpus_cases(ANNOTATION_CASES))
-def test_istio_annotation_case_misplaced_on_workloads(case, host):
-    """IST0107 on workload controllers is ours (MC203); IST0107 on Pods/Namespaces (Ingress-class
-    annotations), IST0108, IST0125 and IST0135 are not implemented yet, so only precision and the
-    workload part of recall are asserted."""
+def test_istio_annotation_case(case, host):
+    """Unknown (MC214), misplaced (MC203 on controllers, MC215 elsewhere), invalid (MC218) and
+    deprecated (MC216) annotations: the expected multiset exactly."""
     got = _run(case, host, {"IST0107", "IST0108", "IST0125", "IST0135"})
     want = Counter((e["code"], e["resource"]) for e in case["expected"])
-    assert not (got - want), f"{case['name']}: reported but not expected: {got - want}"
-    workload_kinds = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob")
-    ours = Counter({k: v for k, v in want.items() if k[0] == "IST0107" and k[1].split()[0] in workload_kinds})
-    assert ours and not (ours - got), f"{case['name']}: missing {ours - got}"
+    assert got == want, f"{case['name']}: missing {want - got}, extra {got - want}"
+
+
+@pytest.mark.parametrize("case", corpus_cases(ALPHA_CASES))
+def test_istio_alpha_annotation_case(case, host):
+    """Alpha annotations (MC217, a preview rule like Istio's analyzer outside the default set)."""
+    got = _run(case, host, {"IST0136"})
+    want = Counter((e["code"], e["resource"]) for e in case["expected"])
+    assert got == want, f"{case['name']}: missing {want - got}, extra {got - want}"
+
+
+def test_alpha_annotation_rule_is_preview(host):
+    (alpha,) = [r for r in host.registry.all() if "IST0136" in r.ist_codes]
+    assert alpha.status.value == "preview"
+    assert alpha.code not in {r.code for r in host.registry.select(Topic.STARTUP)}
 
 
 #: expected messages meshcheck does not report on purpose, with the reason
@@ -96,5 +111,5 @@ def test_istio_image_auto_case(case, host):
 
 def test_startup_areas_present():
     require_corpus()
-    assert len(UID_CASES) == 4 and len(ANNOTATION_CASES) == 1
+    assert len(UID_CASES) == 4 and len(ANNOTATION_CASES) == 1 and len(ALPHA_CASES) == 1
     assert len(INJECTION_CASES) == 2 and len(IMAGE_AUTO_CASES) == 1
