@@ -39,7 +39,7 @@ from kubectl_meshcheck import (
 )
 
 SE_API = "networking.istio.io/v1"
-_READS = {"Service", "ServiceEntry", "Sidecar", "Namespace"}
+_READS = {"Service", "ServiceEntry", "Sidecar", "Namespace", "VirtualService"}
 #: ServiceEntry ``protocol`` values Istio parses (exact, case-insensitive; protocol.Parse)
 SE_PROTOCOLS = frozenset({"http", "http2", "https", "grpc", "grpc-web", "tcp", "tls", "mongo", "redis", "mysql",
                           "udp", "http_proxy"})
@@ -611,7 +611,7 @@ def _has_keepalive(dr) -> bool:
 
 @rule(code="MC310", name="db-connection-no-idle-timeout", topic=Topic.EGRESS, severity=Severity.INFO,
       summary="a pooled database connection through the sidecar has no idle timeout or keepalive set",
-      targets={"Workload"}, reads={"Service", "ServiceEntry", "Sidecar", "Namespace", "DestinationRule"},
+      targets={"Workload"}, reads=_READS | {"DestinationRule"},
       fix=FixAvailability.ALWAYS)
 def db_connection_no_idle_timeout(wl, ctx):
     """What it checks: an endpoint of a database or broker (PostgreSQL, MySQL, MongoDB, Redis, AMQP,

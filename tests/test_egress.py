@@ -239,3 +239,20 @@ def test_mounted_configmap_files_are_scanned_line_by_line():
     assert got["cache.example.com"].found_in.startswith("file /etc/x/cache.yaml:1 ") and got["cache.example.com"].tls
     assert got["cart"].in_cluster and got["b1.kafka.example.com"].app == "Kafka"
     assert db.path == "/spec/template/spec/containers/0/volumeMounts/0"
+
+
+def test_traffic_sent_to_an_egress_gateway_is_shown_as_routed_through_it(host):
+    from kubectl_meshcheck.engine import Engine
+    from kubectl_meshcheck.index import Index
+    from kubectl_meshcheck.views import egress_rows
+
+    objects = load_objects(Path(__file__).parent / "data" / "egress-gateway.yaml")
+    rules = [r for r in host.registry.all() if r.code.startswith("MC3")]
+    (row,) = egress_rows(Engine(Index(objects), host.pm).run(rules))
+    assert row["egressGateway"] == "istio-egressgateway.istio-system.svc.cluster.local"
+    assert row["routedBy"] == "shop/stripe-via-egress" and row["fate"].startswith("routed via egress gateway")
+    # the same VirtualService bound only to the gateway does not move the sidecar's traffic
+    vs = next(o for o in objects if o.kind == "VirtualService")
+    vs.data["spec"]["gateways"] = ["istio-system/istio-egressgateway"]
+    (row,) = egress_rows(Engine(Index(objects), host.pm).run(rules))
+    assert row["egressGateway"] is None and row["fate"] == "routed (ServiceEntry shop/stripe)"

@@ -745,13 +745,57 @@ def cidr_list_problem(value: str) -> tuple[str, str] | None:
 # -- one workload's egress, judged -----------------------------------------------------------------
 
 
+# -- egress gateways ---------------------------------------------------------------------------------
+
+
+def _egress_gateway_host(host: str, services: dict[tuple[str, str], K8sObject], namespace: str) -> bool:
+    """Is a route destination an egress gateway (a Service selecting ``istio: egressgateway`` pods, or
+    one named like Istio's ``istio-egressgateway``)?"""
+    short, _, rest = host.partition(".")
+    ns = rest.split(".", 1)[0] if rest else namespace
+    svc = services.get((ns, short))
+    selector = ((svc.data.get("spec") or {}).get("selector") or {}) if svc is not None else {}
+    return selector.get("istio") == "egressgateway" or "egressgateway" in short
+
+
+def gateway_route(ep: Endpoint, namespace: str, virtual_services: Iterable[K8sObject],
+                  services: dict[tuple[str, str], K8sObject], mesh: MeshConfig) -> tuple[K8sObject, str] | None:
+    """(VirtualService, gateway host) when sidecars send this endpoint's traffic to an egress gateway.
+
+    The pattern of istio.io's Egress Gateways task: a VirtualService for the external host bound to
+    ``mesh`` (and the gateway), whose routes matching ``gateways: [mesh]`` (and the port) go to the
+    egress gateway's Service (https://istio.io/latest/docs/tasks/traffic-management/egress/egress-gateway/)."""
+    for vs in virtual_services:
+        spec = vs.data.get("spec") if isinstance(vs.data.get("spec"), dict) else {}
+        gateways = spec.get("gateways") or ["mesh"]
+        if "mesh" not in gateways or not visible_to(vs, namespace, mesh):
+            continue
+        if not any(isinstance(h, str) and host_matches(h, ep.host) for h in spec.get("hosts") or []):
+            continue
+        for kind in ("http", "tls", "tcp"):
+            for r in spec.get(kind) or []:
+                if not isinstance(r, dict):
+                    continue
+                matches = [m for m in r.get("match") or [{}] if isinstance(m, dict)]
+                if not any(("mesh" in (m.get("gateways") or gateways)) and m.get("port") in (None, ep.port)
+                           for m in matches):
+                    continue
+                for dest in r.get("route") or []:
+                    host = str(((dest or {}).get("destination") or {}).get("host") or "")
+                    if host and _egress_gateway_host(host, services, vs.namespace or namespace):
+                        return vs, host
+    return None
+
+
 @dataclass(frozen=True)
 class Judged:
-    """An endpoint with what covers it and what else listens on its port."""
+    """An endpoint with what covers it, what else listens on its port, and the egress gateway (with the
+    VirtualService sending it there) when there is one."""
 
     endpoint: Endpoint
     coverage: Coverage
     captures: tuple[Capture, ...] = ()
+    gateway: tuple[K8sObject, str] | None = None
 
     def fate(self, policy: OutboundPolicy) -> str:
         """What Istio will do with the connection (§A6, §C1, §C4)."""
@@ -759,6 +803,9 @@ class Judged:
         if ep.in_cluster:
             return "in-cluster"
         if self.coverage.covered and self.coverage.entry is not None:
+            if self.gateway is not None:
+                vs, host = self.gateway
+                return f"routed via egress gateway {host.split('.')[0]} (VirtualService {vs.namespace}/{vs.name})"
             return f"routed (ServiceEntry {self.coverage.entry.namespace}/{self.coverage.entry.name})"
         if self.coverage.hidden_by is not None and policy.registry_only:
             return (f"{'502' if ep.protocol is Protocol.HTTP else 'blackhole'}: Sidecar "
@@ -782,7 +829,10 @@ class Judged:
                 else None,
                 "notImportedBy": (f"{self.coverage.hidden_by.namespace}/{self.coverage.hidden_by.name}"
                                   if self.coverage.hidden_by is not None else None),
-                "capturedBy": [c.to_json() for c in self.captures], "fate": self.fate(policy)}
+                "capturedBy": [c.to_json() for c in self.captures],
+                "egressGateway": self.gateway[1] if self.gateway else None,
+                "routedBy": f"{self.gateway[0].namespace}/{self.gateway[0].name}" if self.gateway else None,
+                "fate": self.fate(policy)}
 
 
 @dataclass(frozen=True)
@@ -824,6 +874,11 @@ def _egress_of(wl: Workload, ctx: Any) -> WorkloadEgress:
     listeners = ctx.cached(("egress.listeners", ns), lambda: _merged(by_services, wildcard_listeners([], visible)),
                            kinds={"Service", "ServiceEntry"})
     sidecars = ctx.cached(("egress.sidecars",), lambda: ctx.objects("Sidecar"), kinds={"Sidecar"})
+    virtual_services = ctx.cached(("egress.vs",), lambda: sorted(ctx.objects("VirtualService"),
+                                                                 key=lambda v: (v.namespace or "", v.name)),
+                                  kinds={"VirtualService"})
+    by_key = ctx.cached(("egress.services.by_key",), lambda: {(s.namespace or "", s.name): s for s in services},
+                        kinds={"Service"})
     policy = outbound_policy(ns, wl.pod_labels, sidecars, ctx.mesh_config)
     sidecar = applicable_sidecar(ns, wl.pod_labels, sidecars, root_namespace(ctx.mesh_config))
     imports = sidecar_imports(sidecar)
@@ -840,5 +895,7 @@ def _egress_of(wl: Workload, ctx: Any) -> WorkloadEgress:
         caps: tuple[Capture, ...] = ()
         if not ep.in_cluster and not cov.covered and ep.port is not None:
             caps = tuple(c for c in listeners.get(ep.port, []) if c.how == "TCP" or ep.server_first)
-        judged.append(Judged(ep, cov, caps))
+        gw = gateway_route(ep, ns, virtual_services, by_key, ctx.mesh_config) if cov.covered and virtual_services \
+            else None
+        judged.append(Judged(ep, cov, caps, gw))
     return WorkloadEgress(policy, tuple(judged))
