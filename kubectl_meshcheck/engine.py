@@ -133,7 +133,7 @@ class Engine:
             ctx = self.context(r)
             # judging on partial input would mislead: where a kind the rule needs could not be read
             # (everywhere, or in one namespace), the rule skips those subjects, and MC003 names it
-            gaps = [u for u in unreadable if _needs(r, u.get("kind"))]
+            gaps = [u for u in unreadable if _needs(r, u.get("kind")) and u.get("skips_rules", True)]
             everywhere = any(u.get("namespace") is None for u in gaps)
             gap_namespaces = {u.get("namespace") for u in gaps}
             for u in gaps:

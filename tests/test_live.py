@@ -373,3 +373,40 @@ def test_objects_outside_the_namespace_inform_but_are_not_judged(tmp_path):
     assert {r["namespace"] for r in rows} == {"shop"}  # istiod itself is not judged with -n shop...
     by_name = {r["workload"]: r for r in rows}
     assert by_name["Deployment/frontend"]["placement"] == "native"  # ...but its version and the Node inform it
+
+
+CM_WORKLOAD = [
+    {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "billing", "namespace": "fin"},
+     "spec": {"selector": {"matchLabels": {"app": "billing"}}, "template": {
+         "metadata": {"labels": {"app": "billing"}},
+         "spec": {"containers": [{"name": "billing", "image": "example/billing:1",
+                                  "env": [{"name": "LEDGER_URL", "valueFrom": {"configMapKeyRef": {
+                                      "name": "ledger", "key": "url"}}}],
+                                  "volumeMounts": [{"name": "cfg", "mountPath": "/etc/billing"}]}],
+                  "volumes": [{"name": "cfg", "configMap": {"name": "billing-files"}}]}}}},
+    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ledger", "namespace": "fin"},
+     "data": {"url": "https://ledger.example.net/api"}},
+    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "billing-files", "namespace": "fin"},
+     "data": {"app.properties": "db.url=jdbc:postgresql://pg.example.net:5432/bills\ndb.password=hunter2\n"}},
+    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "unrelated", "namespace": "fin"},
+     "data": {"x": "https://never-read.example.org"}},
+]
+
+
+def test_configmaps_the_workloads_read_are_fetched_for_the_egress_inventory(tmp_path):
+    f = tmp_path / "fin.yaml"
+    f.write_text(yaml.safe_dump_all(CM_WORKLOAD))
+    with KubeAPIServer(objects=CM_WORKLOAD) as srv:
+        kc = write_kubeconfig(str(tmp_path / "config"), srv.start(), namespace="fin")
+        live = js(run("egress", "-o", "json", kubeconfig=kc))
+        gets = [r["path"] for r in srv.requests if "configmaps" in r["path"]]
+        assert not [p for p in gets if p.endswith("/configmaps") or "unrelated" in p], gets  # only what is referenced
+        files = js(run("egress", "-f", str(f), "-o", "json"))
+        hosts = lambda doc: sorted((r["host"], r["foundIn"]) for r in doc["rows"])  # noqa: E731
+        assert hosts(live) == hosts(files) and {h for h, _ in hosts(live)} == {"ledger.example.net", "pg.example.net"}
+        assert "hunter2" not in json.dumps(live)
+        srv.fault(resource="configmaps", namespace="fin", verb="get", status=403)
+        degraded = run("egress", "-o", "json", kubeconfig=kc)
+        (mc003, *_) = findings(degraded, "MC003")
+        assert "ConfigMap fin/" in mc003["message"] and mc003["message"].endswith("rules skipped: none")
+        assert srv.writes == 0

@@ -350,6 +350,24 @@ def _configmap_volumes(spec: dict) -> dict[str, list[tuple[str, dict]]]:
     return out
 
 
+def referenced_configmaps(spec: dict) -> set[str]:
+    """Names of the ConfigMaps a pod spec reads (env, envFrom, volumes): where the inventory looks."""
+    names = {name for vol in _configmap_volumes(spec).values() for name, _ in vol}
+    for key in ("containers", "initContainers"):
+        for c in spec.get(key) or []:
+            if not isinstance(c, dict):
+                continue
+            for e in c.get("env") or []:
+                ref = ((e or {}).get("valueFrom") or {}).get("configMapKeyRef") if isinstance(e, dict) else None
+                if isinstance(ref, dict) and ref.get("name"):
+                    names.add(str(ref["name"]))
+            for ef in c.get("envFrom") or []:
+                ref = (ef or {}).get("configMapRef") if isinstance(ef, dict) else None
+                if isinstance(ref, dict) and ref.get("name"):
+                    names.add(str(ref["name"]))
+    return names
+
+
 def _mounted_files(c: dict, path: str, volumes: dict[str, list[tuple[str, dict]]], namespace: str,
                    lookup: ConfigMapLookup | None) -> list[tuple[str | None, str, str, str, str]]:
     """(setting key, value, found_in, path, shown) per line of the ConfigMap files the container mounts:

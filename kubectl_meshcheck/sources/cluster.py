@@ -6,7 +6,8 @@
 - Namespace scope like kubectl: ``-A``, else ``-n``, else the context's namespace, else ``default``
   (in-cluster: ``$POD_NAMESPACE``, then the service account's namespace file).
 - Only what the selected rules need: their ``targets | reads`` kinds, in the namespaces in scope,
-  never Secrets, and only the one ConfigMap the mesh config lives in.
+  never Secrets, and of ConfigMaps only the install's own, plus (for the egress rules) those the
+  workloads read, whose values may name external endpoints.
 - Raw JSON pages (limit 500 with continue), not model objects (the client's models cost ~8x the
   parse), with the cyclic GC off while loading. Items come back in the same camelCase shape as
   manifests, so rules and patches work identically on both; ``managedFields`` are dropped on
@@ -41,6 +42,7 @@ PAGE = 500  # kubectl's --chunk-size default
 RETRIES = 2  # bounded retries on 429/5xx; urllib3's own retries are switched off
 MAX_RETRY_WAIT = 5.0  # seconds; a longer Retry-After is capped so a run never stalls
 PARALLEL_KINDS = 4  # lists in flight at once: overlaps the server's work with our parsing
+CONFIGMAP_LIST_AT = 10  # a namespace referencing this many ConfigMaps is listed once, not read one by one
 DEFAULT_TIMEOUT = 30.0  # seconds per request when --request-timeout is not given
 
 
@@ -364,8 +366,51 @@ def read_cluster(settings: ClusterSettings, rule_kinds: set[str] | frozenset[str
         gc.freeze()  # what was read lives for the whole run: keep it out of later collections
         if gc_was:
             gc.enable()
+    if "Workload" in rule_kinds and "ServiceEntry" in rule_kinds:
+        _read_referenced_configmaps(client, result, settings, origin, served)
     result.requests = client.requests
     return result
+
+
+def _read_referenced_configmaps(client: _Client, result: ClusterResult, settings: ClusterSettings, origin: str,
+                                served: dict[str, tuple[str, ...]]) -> None:
+    """The ConfigMaps the workloads read (env, envFrom, mounted files), for the egress inventory:
+    endpoints hide there. Single GETs, or one list where a namespace references many; never any other
+    ConfigMap's content is kept. A ConfigMap that cannot be read is named (its endpoints are missed);
+    no rule is skipped for it."""
+    from ..mesh.egress import referenced_configmaps
+    from ..model import pointer_get
+
+    served_as = _served_as(APIS["ConfigMap"], served)
+    if served_as is None:
+        return
+    api_version, base = served_as
+    have = {(o.namespace, o.name) for o in result.objects if o.kind == "ConfigMap"}
+    wanted: dict[str, set[str]] = {}
+    for o in result.objects:
+        pointer = TEMPLATE_PATHS.get(o.kind)
+        if pointer is None:
+            continue
+        spec = pointer_get(o.data, f"{pointer}/spec", None)
+        if isinstance(spec, dict):
+            for name in referenced_configmaps(spec):
+                if (o.namespace, name) not in have:
+                    wanted.setdefault(o.namespace or "default", set()).add(name)
+    tasks = []
+    for ns, names in sorted(wanted.items()):
+        if len(names) >= CONFIGMAP_LIST_AT:
+            tasks.append((Task("ConfigMap", api_version, f"{base}/namespaces/{ns}/configmaps", ns,
+                               f"ConfigMaps in namespace {ns} (endpoints named in them are not inventoried)"), names))
+        else:
+            tasks += [(Task("ConfigMap", api_version, f"{base}/namespaces/{ns}/configmaps/{n}", ns,
+                            f"ConfigMap {ns}/{n} (endpoints named in it are not inventoried)", single=True), {n})
+                      for n in sorted(names)]
+    with ThreadPoolExecutor(PARALLEL_KINDS) as pool:
+        futures = [pool.submit(_read, client, t, settings, origin) for t, _ in tasks]
+        for (_, names), fut in zip(tasks, futures):
+            objects, unreadable, _ = fut.result()
+            result.objects += [o for o in objects if o.name in names]
+            result.unreadable += [{**u, "skips_rules": False} for u in unreadable]
 
 
 def _served_as(api: Api, served: dict[str, tuple[str, ...]]) -> tuple[str, str] | None:
