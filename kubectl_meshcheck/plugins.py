@@ -28,7 +28,7 @@ from .registry import RegistryError, RuleRegistry
 
 ENTRY_POINT_GROUP = "meshcheck"
 AUTOLOAD_ENV = "MESHCHECK_DISABLE_PLUGIN_AUTOLOAD"
-BUNDLED = ("ports", "ownership", "startup", "probes", "egress")
+BUNDLED = ("ports", "ownership", "startup", "probes", "egress", "capture")
 BUNDLED_PACKAGE = "kubectl_meshcheck_plugins"
 
 

@@ -364,9 +364,72 @@ PREFACES: dict[Topic, tuple[str, Callable[[RunResult], list[dict]], list]] = {
 #: per topic, the objects its fixes would create, as ``-o yaml`` prints them (ready to apply)
 PROPOSALS: dict[Topic, Callable[[RunResult], str]] = {Topic.EGRESS: proposed_documents}
 
+# -- capture ---------------------------------------------------------------------------------------
+
+CAPTURE_COLUMNS = [
+    ("NAMESPACE", "namespace"), ("WORKLOAD", "workload"), ("MESH", "mesh"), ("PROXY IMAGE", "proxyImage"),
+    ("PRIVILEGED", "privileged"), ("PSA", "psa"), ("RECOMMENDED", "recommended"), ("COMMAND", "command"),
+    ("FINDINGS", "findings"),
+]
+CAPTURE_WIDE = [("EXEC TCPDUMP IN ISTIO-PROXY", "execTcpdump"), ("POD", "pod"), ("PORTS", "ports"),
+                ("IMAGE WHY", "proxyImageSource")]
+
+
+def capture_rows(result: RunResult) -> list[dict[str, Any]]:
+    """One row per workload: how to see its packets, and what stands in the way. Built from
+    ``mesh.capture``, as the MC5xx rules are.
+
+    Keys: namespace, workload (Kind/name), kind, name, mesh (sidecar/ambient/none, ``?`` if assumed),
+    meshReason, proxyImage (debug/distroless; "" without a sidecar), proxyImageSource, privileged (yes
+    (why) / no), privilegedSources, psa (privileged/baseline/restricted/unknown: the namespace's
+    PodSecurity enforce level), psaSource, pod (the live pod, or a ``$(kubectl get pod -l ...)`` that
+    finds one), podObserved, ports (the app containers' ports the tcpdump filter uses), execTcpdump
+    (what ``kubectl exec -c istio-proxy -- tcpdump`` does here, and why), recommended (title of the first
+    method that works), command, methods [{key, title, command, works (yes/maybe/no), needs, givesUp}] best
+    first, findings (MC5xx codes), origin."""
+    from .mesh.capture import capture_plan
+
+    index = result.index
+    ctx = Context.for_views(index)
+    by_obj: dict[tuple, set[str]] = {}
+    for f in result.findings:
+        if not f.suppressed and f.code.startswith("MC5"):
+            by_obj.setdefault(f.object.key, set()).add(f.code)
+    rows = []
+    for wl in sorted(index.workloads, key=lambda w: (w.namespace or "", w.obj.kind, w.obj.name)):
+        mode = index.mode_of(wl)
+        plan = capture_plan(wl, ctx)
+        best = plan.recommended
+        rows.append({
+            "namespace": wl.namespace or "",
+            "workload": f"{wl.obj.kind}/{wl.obj.name}",
+            "kind": wl.obj.kind,
+            "name": wl.obj.name,
+            "mesh": mode.mode.value + ("?" if mode.assumed else ""),
+            "meshReason": mode.reason,
+            "proxyImage": plan.variant,
+            "proxyImageSource": plan.variant_source,
+            "privileged": plan.privilege.text if plan.variant else "",
+            "privilegedSources": list(plan.privilege.sources),
+            "psa": plan.psa.level,
+            "psaSource": plan.psa.source,
+            "pod": plan.pod,
+            "podObserved": plan.pod_observed,
+            "ports": list(plan.ports),
+            "execTcpdump": plan.exec_tcpdump,
+            "recommended": best.title,
+            "command": best.command,
+            "methods": [m.to_json() for m in plan.methods],
+            "findings": sorted(by_obj.get(wl.ref.key, ())),
+            "origin": wl.obj.location(wl.template_path),
+        })
+    return rows
+
+
 VIEWS: dict[Topic, tuple[Callable[[RunResult], list[dict]], list, list]] = {
     Topic.PORTS: (ports_rows, PORTS_COLUMNS, PORTS_WIDE),
     Topic.STARTUP: (startup_rows, STARTUP_COLUMNS, STARTUP_WIDE),
     Topic.PROBES: (probes_rows, PROBES_COLUMNS, PROBES_WIDE),
     Topic.EGRESS: (egress_rows, EGRESS_COLUMNS, EGRESS_WIDE),
+    Topic.CAPTURE: (capture_rows, CAPTURE_COLUMNS, CAPTURE_WIDE),
 }
