@@ -168,6 +168,13 @@ def test_override_privileges_are_found_and_cleaned_keeping_the_rest():
     assert privilege_of(wl, {}, {}, "").sources[0].startswith("istio-proxy override in the pod spec: privileged")
 
 
+def test_privileged_proxy_under_psa_baseline_cannot_even_start():
+    p = plan(values={"global": {"proxy": {"privileged": True}}},
+             ns_labels={"istio-injection": "enabled", "pod-security.kubernetes.io/enforce": "baseline"})
+    assert "PodSecurity baseline rejects pods with a privileged container" in p.exec_tcpdump
+    assert methods(p)["exec-proxy"].works == "no"
+
+
 def test_tproxy_root_proxy_is_not_mistaken_for_a_capture_privilege():
     wl = deployment(annotations={"sidecar.istio.io/status": "{}", "sidecar.istio.io/interceptionMode": "TPROXY"},
                     containers=[{"name": "web", "image": "example/web:1"}, {
@@ -199,10 +206,13 @@ def test_capture_view_rows():
     assert orders["pod"] == "orders-6f8d-q7wz" and orders["podObserved"] and orders["ports"] == [8080, 9090]
     assert orders["command"] == ("kubectl debug -n payments orders-6f8d-q7wz -it --image=nicolaka/netshoot "
                                  "--profile=netadmin -- tcpdump -i any -nn port 8080 or port 9090")
-    assert orders["findings"] == ["MC505"] and orders["privileged"].startswith("yes (install value")
+    assert orders["findings"] == ["MC505"]
+    assert orders["privileged"] == ("yes (values.global.proxy.privileged=true in ConfigMap "
+                                    "istio-system/istio-sidecar-injector)")
     broker = rows["vault", "secrets-broker"]
     assert broker["proxyImage"] == "distroless" and broker["psa"] == "baseline"
     assert broker["recommended"] == "Envoy access logs for this workload (Telemetry API)"
+    assert broker["execTcpdump"].startswith("fails: the distroless proxy image has no shell")
     assert [m["key"] for m in broker["methods"]][:3] == ["ephemeral-netadmin", "ephemeral-baseline", "access-log"]
     assert rows["payments", "checkout"]["findings"] == ["MC502"] and rows["payments", "ledger"]["findings"] == ["MC503"]
     istiod = rows["istio-system", "istiod"]

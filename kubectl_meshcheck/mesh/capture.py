@@ -217,7 +217,7 @@ def privilege_of(wl: Workload, mesh_default_config: dict, values: dict, values_s
     elif trace_logging_on((mesh_default_config or {}).get("proxyMetadata")):
         sources.append(f"{TRACE_LOGGING}=true in meshConfig.defaultConfig.proxyMetadata")
     if install_privileged(values):
-        sources.append(f"install value values.global.proxy.privileged=true ({values_source})")
+        sources.append(f"values.global.proxy.privileged=true in {values_source or 'the install'}")
     return Privilege(bool(sources), tuple(sources))
 
 
@@ -239,13 +239,13 @@ def variant_of(wl: Workload, mesh_default_config: dict, values: dict, values_sou
             (_get(pod_config, "image.imageType"), f"pod annotation {PROXY_CONFIG_ANNOTATION} image.imageType"),
             (_get(mesh_default_config or {}, "image.imageType"), "meshConfig.defaultConfig.image.imageType"),
             (_get(values, "global.proxy.variant") or _get(values, "global.variant"),
-             f"install value global.variant ({values_source})")):
+             f"global.variant in {values_source or 'the install'}")):
         if value:
             kind = "distroless" if str(value) == "distroless" else "debug"
             return kind, f"{why}: {value}"
     tag = str(_get(values, "global.tag") or "")
     if tag.endswith("-distroless"):
-        return "distroless", f"install value global.tag: {tag}"
+        return "distroless", f"global.tag in {values_source or 'the install'}: {tag}"
     return "debug", "Istio's default image (debug, with tcpdump)"
 
 
@@ -462,8 +462,9 @@ def build_plan(wl: Workload, mode: MeshMode, ns_labels: dict | None, mesh_defaul
         sudo = "" if any("runAsUser: 0" in s or TRACE_LOGGING in s for s in privilege.sources) else "sudo "
         methods.append(Method(
             "exec-proxy", "tcpdump inside the privileged istio-proxy",
-            f"kubectl exec {target} -c {PROXY_CONTAINER} -- {sudo}{tcpdump}", "yes",
-            "the privileged istio-proxy this workload already has",
+            f"kubectl exec {target} -c {PROXY_CONTAINER} -- {sudo}{tcpdump}", "no" if blocked else "yes",
+            "the privileged istio-proxy this workload already has" + (
+                f" (PodSecurity {psa.level} rejects pods with it)" if blocked else ""),
             "keeps a privileged sidecar in every pod: turn it off (MC501-MC503) and use the debug container"))
     if psa.level == "baseline":
         methods.append(Method(
