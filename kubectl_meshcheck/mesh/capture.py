@@ -29,7 +29,8 @@ Facts (reference/istio-facts.md §E, §F2.5), each checked at its source:
   commit 42e77da): netadmin adds NET_ADMIN and NET_RAW, sysadmin sets privileged, general adds
   SYS_PTRACE, baseline clears the securityContext, restricted forces non-root, drop ALL, no escalation,
   RuntimeDefault seccomp; legacy adds nothing. Ephemeral containers share the pod's network namespace:
-  they see the plaintext app<->Envoy leg (``lo``) and the mTLS leg (``eth0``). GA in Kubernetes 1.25;
+  they see the plaintext app<->Envoy leg (``lo``) and the mTLS leg (``eth0``); ``--target`` only shares
+  a container's process namespace and is not needed to capture. GA in Kubernetes 1.25;
   netadmin since kubectl 1.27, ``--custom`` on by default since 1.31.
 - Pod Security Admission checks ephemeral containers too (kubernetes.io Pod Security Standards):
   baseline allows adding only AUDIT_WRITE, CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, MKNOD,
@@ -518,7 +519,9 @@ def build_plan(wl: Workload, mode: MeshMode, ns_labels: dict | None, mesh_defaul
 
 
 def _ns_labels(wl: Workload, ctx: Any) -> dict | None:
-    return ctx._index.namespace_labels.get(wl.namespace) if wl.namespace else None
+    """The labels of the workload's Namespace object; None when the input does not hold it."""
+    ns = ctx.get("Namespace", None, wl.namespace) if wl.namespace else None
+    return dict(ns.labels) if ns is not None else None
 
 
 def install_values_of(wl: Workload, ctx: Any, revision: str | None = None) -> tuple[dict, str]:
