@@ -47,6 +47,8 @@ INSTEAD = ("capture with an ephemeral debug container instead: kubectl debug -n 
            "(kubectl meshcheck capture prints it for each workload)")
 CONSEQUENCE = ("a privileged container can do anything root on the node can: whoever can exec into it, or "
                "exploits Envoy, owns the node; PodSecurity baseline and restricted reject such pods")
+NET_CONSEQUENCE = ("whoever can exec into it, or exploits Envoy, can read and rewrite the pod's traffic and iptables "
+                   "(including the plaintext on lo); PodSecurity baseline and restricted reject such pods")
 
 
 def _in_mesh(wl, ctx) -> bool:
@@ -165,7 +167,7 @@ def proxy_privileged_override(wl, ctx):
     yield Diagnostic(
         path=f"{ptr}/securityContext",
         message=(f"the pod spec's istio-proxy override sets {', '.join(raised)}, replacing the sidecar's UID 1337 "
-                 f"and dropped capabilities: {CONSEQUENCE}"),
+                 f"and dropped capabilities: {CONSEQUENCE if 'privileged: true' in raised else NET_CONSEQUENCE}"),
         args={"container": PROXY_CONTAINER, "raised": raised},
         fixes=(Fix(title, Applicability.SAFE, wl.ref, ops, (ROLLOUT, INSTEAD)),),
     )
@@ -291,7 +293,8 @@ def debug_container_running_observed(wl, ctx):
             path=wl.spec_path,
             message=(f"observed on pod {pod.ref.name}: ephemeral container {d.name!r} ({d.image}"
                      + (f", adds {', '.join(d.caps)}" if d.caps else "") + ") is still running in the pod's "
-                     "network namespace" + (f" ({len(running) - 1} more)" if len(running) > 1 else "")),
+                     "network namespace, where it sees the app's plaintext on lo"
+                     + (f" ({len(running) - 1} more)" if len(running) > 1 else "")),
             args={"pod": pod.ref.name, "containers": [x.name for x in running], "image": d.image, "caps": list(d.caps)},
             fixes=(Fix(f"kubectl -n {ns} attach {pod.ref.name} -c {d.name} -it (then exit the shell)"
                        + ("" if bare else f", or kubectl -n {ns} delete pod {pod.ref.name} (its controller "
