@@ -884,6 +884,11 @@ class _Site:
     controller: bool = False  # a controller's own (or jobTemplate) metadata: Pod annotations are MC203's
     init_containers: tuple | None = None  # a Pod object's init containers (the alpha analyzer's CNI test)
 
+    def __post_init__(self):  # maps as written, or empty where the input has something else
+        for name in ("annotations", "labels"):
+            if not isinstance(getattr(self, name), dict):
+                object.__setattr__(self, name, {})
+
     def path(self, key: str) -> str:
         return f"{self.base}/{escape_pointer(key)}"
 
@@ -901,20 +906,19 @@ def _sites(subject) -> list[_Site]:
                    f"the pod template of {obj.kind} {obj.name}", subject.pod_labels),
              _Site("/metadata/annotations", obj.annotations, obj.kind, f"{obj.kind} {obj.name}'s own metadata",
                    obj.labels, controller=True)]
-    if obj.kind == "CronJob":
-        meta = obj.get("/spec/jobTemplate/metadata") or {}
+    meta = obj.get("/spec/jobTemplate/metadata") if obj.kind == "CronJob" else None
+    if isinstance(meta, dict):
         sites.append(_Site("/spec/jobTemplate/metadata/annotations", meta.get("annotations") or {}, "Job",
-                           f"CronJob {obj.name}'s jobTemplate metadata", meta.get("labels") or {}, controller=True))
+                           f"CronJob {obj.name}'s jobTemplate metadata", meta.get("labels"), controller=True))
     return sites
 
 
 def _istio_annotations(subject):
     """(site, key, table entry or None) for every Istio annotation on the subject."""
     for site in _sites(subject):
-        if isinstance(site.annotations, dict):
-            for key in sorted(map(str, site.annotations)):
-                if is_istio_annotation(key):
-                    yield site, key, ANNOTATIONS.get(key)
+        for key in sorted(map(str, site.annotations)):
+            if is_istio_annotation(key):
+                yield site, key, ANNOTATIONS.get(key)
 
 
 def _rename_ops(site: _Site, old: str, new: str) -> tuple[PatchOp, ...]:
@@ -1140,11 +1144,10 @@ def istio_annotation_invalid_value(wl, ctx):
     istio/istio pkg/kube/inject/validate.go
     """
     site = _sites(wl)[0]
-    for key in sorted(map(str, site.annotations)):
-        problem = annotation_value_problem(key, site.annotations[key])
+    for key, value in sorted(site.annotations.items(), key=lambda kv: str(kv[0])):
+        problem = annotation_value_problem(str(key), value)
         if problem is None:
             continue
-        value = site.annotations[key]
         fixed = corrected_annotation_value(key, value)
         fix = (Fix(f"Write {key} as {fixed!r}", Applicability.SAFE, wl.ref,
                    (PatchOp("test", site.path(key), value), PatchOp("replace", site.path(key), fixed)),

@@ -10,9 +10,12 @@ from collections import Counter
 import pytest
 import yaml
 
+from kubectl_meshcheck import MeshMode
+from kubectl_meshcheck.mesh import annotations as ann
 from kubectl_meshcheck.mesh.config import MeshConfig, mesh_config_from
 from kubectl_meshcheck.mesh.injection import (
     InjectorSettings,
+    dataplane_mode,
     parse_proxy_config,
     predict_injection,
     read_injected,
@@ -238,3 +241,76 @@ def test_settings_from_istiod_and_nodes(tmp_path):
     assert (s.istio_version, s.native_mode, s.kubelet_versions) == ((1, 26), "auto", ("v1.33.4", "v1.32.9"))
     assert s.source == "Deployment istio-system/istiod + 2 Node(s)"
     assert not predict_injection(*_pod(), s).native  # one node below 1.33 turns auto off
+
+
+# -- Istio's annotation table and the injector's value checks (mesh/annotations.py) ------------------
+
+def test_annotation_table_rows_are_well_formed():
+    table = ann.ANNOTATIONS
+    assert len(table) == len(set(table)) and all(a.name == n for n, a in table.items())
+    kinds = {"Any", "AuthorizationPolicy", "Gateway", "GatewayClass", "Ingress", "Namespace", "Pod", "Service",
+             "ServiceEntry", "WorkloadEntry"}  # annotations.gen.go ResourceTypes
+    assert all(set(a.resources) <= kinds and a.status in ("Alpha", "Beta", "Stable", "?") for a in table.values())
+    assert all(a.status == "?" for a in table.values() if not a.confirmed)
+    assert all(table[n].deprecated for n in ann.REPLACEMENTS)
+    inject, native = table["sidecar.istio.io/inject"], table["sidecar.istio.io/nativeSidecar"]
+    assert inject.deprecated and inject.status == "Beta"
+    assert inject.applies_to("Pod") and not inject.applies_to("Namespace")
+    assert native.status == "Alpha" and not native.deprecated
+    assert table["galley.istio.io/analyze-suppress"].applies_to("Namespace")  # Any
+
+
+@pytest.mark.parametrize("key, istio", [
+    ("sidecar.istio.io/inject", True), ("networking.istio.io/exportThree", True), ("kubernetes.io/ingress.class", True),
+    ("fooistio.io/x", True),  # the analyzers' test is a suffix test on the part before "/"
+    ("kubernetes.io/psp", False), ("example.com/istio.io-note", False), ("helm.sh/hook", False)])
+def test_which_keys_are_istio_annotations(key, istio):
+    assert ann.is_istio_annotation(key) is istio
+
+
+def test_closest_annotation_only_when_one_is_close():
+    assert ann.closest_annotation("SIDECAR.ISTIO.IO/PROXYCPU") == "sidecar.istio.io/proxyCPU"
+    assert ann.closest_annotation("sidecar.istio.io/nativeSidecars") == "sidecar.istio.io/nativeSidecar"
+    assert ann.closest_annotation("proxy.istio.io/confg") == "proxy.istio.io/config"
+    assert ann.closest_annotation("networking.istio.io/visibility") is None
+    assert ann.closest_annotation("sidecar.istio.io/proxyMem") is None  # proxyMemory or proxyMemoryLimit?
+
+
+@pytest.mark.parametrize("key, value, problem, corrected", [
+    ("readiness.status.sidecar.istio.io/periodSeconds", "10", False, None),
+    ("readiness.status.sidecar.istio.io/periodSeconds", "10s", True, "10"),
+    ("readiness.status.sidecar.istio.io/initialDelaySeconds", "bar", True, None),
+    ("readiness.status.sidecar.istio.io/failureThreshold", "-1", True, None),  # ParseUint: no sign
+    ("readiness.status.sidecar.istio.io/failureThreshold", "4294967296", True, None),  # > uint32
+    ("status.sidecar.istio.io/port", " 15021 ", False, None),  # parsePort trims
+    ("status.sidecar.istio.io/port", "70000", True, None),
+    ("sidecar.istio.io/interceptionMode", "TPROXY", False, None),
+    ("sidecar.istio.io/interceptionMode", "redirect", True, "REDIRECT"),
+    ("traffic.sidecar.istio.io/includeInboundPorts", "*", False, None),
+    ("traffic.sidecar.istio.io/excludeInboundPorts", "*", True, None),  # the wildcard is for include only
+    ("traffic.sidecar.istio.io/excludeOutboundPorts", "5432, 6379", False, None),
+    ("traffic.sidecar.istio.io/excludeOutboundPorts", "5432,,6379", True, "5432,6379"),
+    ("traffic.sidecar.istio.io/excludeInboundPorts", "", False, None),
+    ("prometheus.istio.io/merge-metrics", "False", False, None),  # Go ParseBool spellings
+    ("prometheus.istio.io/merge-metrics", "yes", True, "true"),
+    ("sidecar.istio.io/proxyCPU", "lots", False, None),  # not validated by the injector
+])
+def test_injector_value_checks(key, value, problem, corrected):
+    assert (ann.annotation_value_problem(key, value) is not None) is problem
+    assert ann.corrected_annotation_value(key, value) == corrected
+
+
+def test_alpha_reporting_follows_the_maturity_analyzer():
+    mode = ann.ANNOTATIONS["sidecar.istio.io/interceptionMode"]
+    assert ann.alpha_reported(mode, "Pod", ("istio-init",))  # written by the user: iptables from istio-init
+    assert not ann.alpha_reported(mode, "Pod", ("istio-validation",))  # CNI pods: the CNI wrote it
+    assert ann.alpha_reported(mode, "Pod", None)  # a pod template: the user wrote it
+    assert ann.alpha_reported(mode, "Deployment", ())
+    assert not ann.alpha_reported(ann.ANNOTATIONS["istio.io/rev"], "Pod", ("istio-init",))
+    assert not ann.alpha_reported(ann.ANNOTATIONS["proxy.istio.io/config"], "Pod", None)  # Beta
+    assert not ann.alpha_reported(ann.ANNOTATIONS["istio.io/reroute-virtual-interfaces"], "Pod", None)  # unknown
+
+
+def test_malformed_metadata_maps_do_not_break_the_mode_decision():
+    d = dataplane_mode("shop", {"istio-injection": "enabled"}, {"labels": "bad", "annotations": [1]}, "nope")
+    assert d.mode is MeshMode.SIDECAR

@@ -254,7 +254,10 @@ def annotation_value_problem(name: str, value: object) -> str | None:
 
 def corrected_annotation_value(name: str, value: object) -> str | None:
     """The value meant, when it is clear: case of a mode, spaces or empty items in a port list, a
-    unit suffix on a number, yes/no for a boolean. None when a person has to decide."""
+    unit suffix on a number, yes/no for a boolean. None when the value is valid, or a person has to
+    decide."""
+    if annotation_value_problem(name, value) is None:
+        return None
     text = str(value).strip()
     candidates = {
         "sidecar.istio.io/interceptionMode": text.upper(),

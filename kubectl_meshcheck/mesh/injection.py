@@ -52,10 +52,15 @@ class ModeDecision:
     assumed: bool = False
 
 
+def _mapping(value: Any) -> dict:
+    """A labels or annotations map as written, or empty when the input has something else there."""
+    return value if isinstance(value, dict) else {}
+
+
 def is_injected(pod_meta: dict, pod_spec: dict) -> bool:
     """The pod already carries a sidecar (live pods, or injected manifests). An ``istio-proxy`` with
     ``image: auto`` is a placeholder for the injector to fill in (gateway injection), not a sidecar."""
-    if STATUS_ANNOTATION in ((pod_meta or {}).get("annotations") or {}):
+    if STATUS_ANNOTATION in _mapping((pod_meta or {}).get("annotations")):
         return True
     for key in ("containers", "initContainers"):
         for c in (pod_spec or {}).get(key) or []:
@@ -77,10 +82,10 @@ def dataplane_mode(
     namespace labels are unknown and ``assume`` applies (flagged ``assumed``), unless the pod
     itself decides.
     """
-    pod_meta = pod_meta or {}
-    pod_spec = pod_spec or {}
-    labels = pod_meta.get("labels") or {}
-    annotations = pod_meta.get("annotations") or {}
+    pod_meta = pod_meta if isinstance(pod_meta, dict) else {}
+    pod_spec = pod_spec if isinstance(pod_spec, dict) else {}
+    labels = _mapping(pod_meta.get("labels"))
+    annotations = _mapping(pod_meta.get("annotations"))
     if is_injected(pod_meta, pod_spec):
         return ModeDecision(MeshMode.SIDECAR, "already injected (istio-proxy present)")
     if pod_spec.get("hostNetwork") is True:
