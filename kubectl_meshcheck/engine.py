@@ -223,7 +223,7 @@ class Engine:
             again = list(r.check(new_subject, self.context(r, repl)))
         except Exception as e:
             return False, f"re-checking after the fix failed: {type(e).__name__}: {e}"
-        if any(x.path == d.path for x in again):
+        if any(x.path == d.path and x.subject == d.subject for x in again):
             return False, "the finding is still there after the fix"
         return True, ""
 

@@ -69,7 +69,8 @@ def kubectl_command(fix: Fix) -> str:
     if fix.created is not None:
         import yaml
 
-        doc = yaml.safe_dump(fix.created, sort_keys=False, default_flow_style=False)
+        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml: ~10x faster on 1,000s of entries
+        doc = yaml.dump(fix.created, Dumper=dumper, sort_keys=False, default_flow_style=False)
         return f"kubectl create -f - <<'EOF'\n{doc}EOF"
     ref = fix.target
     patch = json.dumps(fix.patch(), separators=(",", ":"), default=str)

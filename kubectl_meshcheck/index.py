@@ -392,7 +392,8 @@ class Context:
 
         Declare ``Pod`` in ``reads`` to use it: the live source lists Pods only for rules that need them."""
         self._need("Pod")
-        return [observe(p) for p in self._index.pods_of(workload)]
+        return self.cached(("observed", workload.ref), lambda: [observe(p) for p in self._index.pods_of(workload)],
+                           kinds={"Pod"})
 
     def mode_of(self, obj: K8sObject | Workload) -> injection.ModeDecision:
         """Sidecar, ambient or none for a workload's pods (or a namespace's, for other objects)."""

@@ -310,6 +310,9 @@ class Diagnostic:
     args: Mapping[str, Any] = field(default_factory=dict)
     related: tuple[ObjectRef, ...] = ()
     fixes: tuple[Fix, ...] = ()
+    #: what at ``path`` the finding is about, when one field holds several (the hosts of a Kafka list or
+    #: of a mounted file): a fix is verified when the finding with this path and subject is gone
+    subject: str = ""
 
 
 CheckFn = Callable[[Any, Any], Iterable[Diagnostic]]

@@ -136,6 +136,7 @@ def _unregistered(wl, ctx, want):
                      f"{eg.policy.mode} ({eg.policy.source}): {j.fate(eg.policy)}"),
             args=_endpoint_args(j, eg),
             related=tuple(c.ref for c in j.captures),
+            subject=f"{ep.host}:{ep.port}",
             fixes=((_sidecar_import(hidden, f"{j.coverage.entry.namespace}/{ep.host}"),) if hidden is not None
                    and j.coverage.entry is not None else ()) + (_se_fix(wl, j, eg, ctx),),
         )
@@ -653,6 +654,7 @@ def db_connection_no_idle_timeout(wl, ctx):
                      "sidecar with no idle timeout or TCP keepalive set: idle pooled connections are closed by Envoy "
                      "and the app sees \"connection closed unexpectedly\""),
             args={"host": host, "port": ep.port, "app": ep.app, "container": ep.container},
+            subject=f"{ep.host}:{ep.port}",
             fixes=(Fix(f"Create DestinationRule {wl.namespace}/{ref.name} with TCP keepalive and an idle timeout "
                        f"for {host}", Applicability.DISPLAY_ONLY, ref, (PatchOp("add", "", dr),),
                        ("choose an idleTimeout longer than your pool's idle lifetime",)),),

@@ -478,7 +478,7 @@ def _has_selector(sidecar: K8sObject) -> bool:
 def applicable_sidecar(namespace: str, labels: dict | None, sidecars: Iterable[K8sObject],
                        root: str) -> K8sObject | None:
     """The Sidecar resource that configures a workload (or, with ``labels=None``, a namespace's default)."""
-    scs = sorted(sidecars, key=lambda s: (s.namespace or "", s.name))
+    scs = sorted((s for s in sidecars if s.namespace in (namespace, root)), key=lambda s: (s.namespace or "", s.name))
     if labels is not None:
         for s in scs:
             if s.namespace == namespace and _has_selector(s) and _selects(s, labels):
@@ -616,10 +616,44 @@ class Coverage:
 
 
 def coverage(ep: Endpoint, namespace: str, entries: Iterable[K8sObject], mesh: MeshConfig) -> Coverage:
+    """The first ServiceEntry (by namespace and name) visible to ``namespace`` that covers the endpoint."""
+    return covering(EntryIndex([se for se in sorted(entries, key=lambda s: (s.namespace or "", s.name))
+                                if visible_to(se, namespace, mesh)]), ep)
+
+
+class EntryIndex:
+    """Visible ServiceEntries, sorted, with their exact hosts indexed: an endpoint is only checked
+    against entries naming its host, wildcard hosts, or addresses (10,000 workloads x 200 entries)."""
+
+    def __init__(self, entries: list[K8sObject], memo: dict | None = None) -> None:
+        self.entries = entries
+        self._exact: dict[str, list[int]] = {}
+        self._always: list[int] = []
+        memo = {} if memo is None else memo
+        for i, se in enumerate(entries):
+            hosts, always = _of_entry(memo, ("index", se.ref), se, lambda se=se: _index_keys(se))
+            if always:
+                self._always.append(i)
+            for h in hosts:
+                self._exact.setdefault(h, []).append(i)
+
+    def candidates(self, host: str) -> list[K8sObject]:
+        found = self._exact.get(host.lower().rstrip("."), [])
+        picks = sorted({*found, *self._always}) if self._always and found else (found or self._always)
+        return [self.entries[i] for i in picks]
+
+
+def _index_keys(se: K8sObject) -> tuple[list[str], bool]:
+    """An entry's exact hosts, and whether it must be checked for every endpoint (wildcards, addresses)."""
+    spec = se_spec(se)
+    hosts = [h.lower().rstrip(".") for h in spec.get("hosts") or [] if isinstance(h, str)]
+    return hosts, bool(spec.get("addresses")) or any(h.startswith("*") for h in hosts)
+
+
+def covering(index: EntryIndex, ep: Endpoint) -> Coverage:
+    """:func:`coverage` over an :class:`EntryIndex` of the entries already visible (the per-run path)."""
     partial: K8sObject | None = None
-    for se in sorted(entries, key=lambda s: (s.namespace or "", s.name)):
-        if not visible_to(se, namespace, mesh):
-            continue
+    for se in index.candidates(ep.host):
         spec = se_spec(se)
         how = ""
         if ep.is_ip and address_matches(spec.get("addresses") or [], ep.host):
@@ -870,6 +904,26 @@ def _merged(a: dict[int, list[Capture]], b: dict[int, list[Capture]]) -> dict[in
     return out
 
 
+def _of_entry(memo: dict, key: tuple, se: K8sObject, compute: Callable[[], Any]) -> Any:
+    """A fact about one ServiceEntry, memoised by the identity of its content: re-checking a fix that
+    creates (or patches) one entry recomputes that entry's facts, not all of them. The memo holds the
+    content it was computed from, so an identity can never be reused by another object."""
+    hit = memo.get(key)
+    if hit is None or hit[0] is not se.data:
+        hit = memo[key] = (se.data, compute())
+    return hit[1]
+
+
+def _entry_listeners(entries: list[K8sObject], memo: dict) -> dict[int, list[Capture]]:
+    """wildcard_listeners of the entries, each entry's part memoised (:func:`_of_entry`)."""
+    out: dict[int, list[Capture]] = {}
+    for se in entries:
+        part = _of_entry(memo, ("listeners", se.ref), se, lambda se=se: wildcard_listeners([], [se]))
+        for port, caps in part.items():
+            out.setdefault(port, []).extend(caps)
+    return out
+
+
 def egress_of(wl: Workload, ctx: Any) -> WorkloadEgress:
     """A workload's egress from a rule's or a view's Context (its ``objects``, ``get``, ``mesh_config``
     and ``cached``): outbound policy, endpoints, coverage, captures. Memoised per run."""
@@ -887,9 +941,11 @@ def _egress_of(wl: Workload, ctx: Any) -> WorkloadEgress:
                        kinds={"Service", "Namespace"})
     # what the namespace's sidecars see: ServiceEntries not exported to it build no listener there
     by_services = ctx.cached(("egress.listeners",), lambda: wildcard_listeners(services, []), kinds={"Service"})
-    visible = ctx.cached(("egress.visible", ns), lambda: [se for se in entries if visible_to(se, ns, ctx.mesh_config)],
-                         kinds={"ServiceEntry"})
-    listeners = ctx.cached(("egress.listeners", ns), lambda: _merged(by_services, wildcard_listeners([], visible)),
+    per_entry = ctx.cached(("egress.per-entry",), dict, kinds=())  # survives re-checks: see _of_entry
+    visible = ctx.cached(("egress.visible", ns), lambda: [
+        se for se in entries if _of_entry(per_entry, ("visible", se.ref, ns), se,
+                                          lambda se=se: visible_to(se, ns, ctx.mesh_config))], kinds={"ServiceEntry"})
+    listeners = ctx.cached(("egress.listeners", ns), lambda: _merged(by_services, _entry_listeners(visible, per_entry)),
                            kinds={"Service", "ServiceEntry"})
     sidecars = ctx.cached(("egress.sidecars",), lambda: ctx.objects("Sidecar"), kinds={"Sidecar"})
     virtual_services = ctx.cached(("egress.vs",), lambda: sorted(ctx.objects("VirtualService"),
@@ -900,14 +956,21 @@ def _egress_of(wl: Workload, ctx: Any) -> WorkloadEgress:
     policy = outbound_policy(ns, wl.pod_labels, sidecars, ctx.mesh_config)
     sidecar = applicable_sidecar(ns, wl.pod_labels, sidecars, root_namespace(ctx.mesh_config))
     imports = sidecar_imports(sidecar)
-    seen = visible if imports is None or sidecar is None else ctx.cached(
-        ("egress.imported", ns, sidecar.ref), lambda: [se for se in visible if imported(se, ns, imports)],
+    visible_index = ctx.cached(("egress.visible.index", ns), lambda: EntryIndex(visible, per_entry),
+                               kinds={"ServiceEntry"})
+    seen = visible_index if imports is None or sidecar is None else ctx.cached(
+        ("egress.imported", ns, sidecar.ref),
+        lambda: EntryIndex([se for se in visible if imported(se, ns, imports)], per_entry),
         kinds={"ServiceEntry", "Sidecar"})
     judged = []
-    for ep in inventory(wl, names, lambda n, name: ctx.get("ConfigMap", n, name)):
-        cov = Coverage(None) if ep.in_cluster else coverage(ep, ns, seen, ctx.mesh_config)
-        if not cov.covered and seen is not visible:
-            full = coverage(ep, ns, visible, ctx.mesh_config)
+    # what the workload names does not depend on ServiceEntries or Sidecars: kept while their fixes are re-checked
+    endpoints = ctx.cached(("egress.inventory", wl.ref, wl.template_path),
+                           lambda: inventory(wl, names, lambda n, name: ctx.get("ConfigMap", n, name)),
+                           kinds={wl.obj.kind, "Service", "Namespace", "ConfigMap"})
+    for ep in endpoints:
+        cov = Coverage(None) if ep.in_cluster else covering(seen, ep)
+        if not cov.covered and seen is not visible_index:
+            full = covering(visible_index, ep)
             if full.covered:
                 cov = Coverage(full.entry, full.how, hidden_by=sidecar)
         caps: tuple[Capture, ...] = ()

@@ -389,7 +389,7 @@ def _read_referenced_configmaps(client: _Client, result: ClusterResult, settings
     wanted: dict[str, set[str]] = {}
     for o in result.objects:
         pointer = TEMPLATE_PATHS.get(o.kind)
-        if pointer is None:
+        if pointer is None or _owned(o.data):  # an owned Pod or ReplicaSet reads what its controller's template does
             continue
         spec = pointer_get(o.data, f"{pointer}/spec", None)
         if isinstance(spec, dict):
