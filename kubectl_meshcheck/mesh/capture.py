@@ -64,8 +64,8 @@ from .injection import (
     PROXY_CONTAINER,
     REV_LABEL,
     STATUS_ANNOTATION,
-    _command_text,
-    _run_words,
+    command_text,
+    run_words,
     is_injected,
     parse_proxy_config,
 )
@@ -258,7 +258,7 @@ def capture_evidence(container: dict) -> str:
     image = image_base(container.get("image"))
     if image in CAPTURE_IMAGES:
         return f"image {container.get('image')}"
-    words = [w for w in _run_words(_command_text(container)) if w in CAPTURE_TOOLS]
+    words = [w for w in run_words(command_text(container)) if w in CAPTURE_TOOLS]
     if words:
         return f"runs {words[0]}"
     return ""
@@ -528,12 +528,11 @@ def install_values_of(wl: Workload, ctx: Any, revision: str | None = None) -> tu
     """(values, source) of the injector ConfigMap that injects this workload (by its revision, or
     ``revision``).
 
-    Install facts, like ``ctx.injector_settings`` (built from the same ConfigMap), so not a declared-kind
-    lookup: declaring ConfigMap would make a live run list every ConfigMap. Read through the Index until
-    ``InjectorSettings`` carries ``global.proxy.privileged`` and the variant itself."""
+    Install facts, like ``ctx.injector_settings`` (built from the same ConfigMap): ConfigMaps are always
+    readable by rules without being declared (a live run reads the install's own, never all of them)."""
     rev = revision or _revision(wl, _ns_labels(wl, ctx))
     return ctx.cached(("capture.values", rev),
-                      lambda: injector_values(ctx._index.all_objects("ConfigMap"), rev), kinds=("ConfigMap",))
+                      lambda: injector_values(ctx.objects("ConfigMap"), rev), kinds=("ConfigMap",))
 
 
 def capture_plan(wl: Workload, ctx: Any) -> CapturePlan:

@@ -551,12 +551,12 @@ SIDECAR_WAIT = re.compile(r"(localhost|127\.0\.0\.1):(15020|15021)/(healthz/read
 QUIT_CALL = re.compile(r"(15020/quitquitquit|15000/quitquitquit|pilot-agent\s+request\s+POST\s+quitquitquit)")
 
 
-def _command_text(container: dict) -> str:
+def command_text(container: dict) -> str:
     parts = [*(container.get("command") or []), *(container.get("args") or [])]
     return " ".join(str(p) for p in parts)
 
 
-def _run_words(text: str) -> list[str]:
+def run_words(text: str) -> list[str]:
     """The program each shell segment runs (basename, lower case)."""
     out = []
     for segment in _SEGMENTS.split(text):
@@ -571,10 +571,10 @@ def _run_words(text: str) -> list[str]:
 
 def network_at_start(container: dict) -> str:
     """Evidence that a container talks to the network as it starts ("" when none is seen)."""
-    text = _command_text(container)
+    text = command_text(container)
     if SIDECAR_WAIT.search(text):
         return ""  # it waits for the sidecar first: a mitigation, not a race
-    words = _run_words(text)
+    words = run_words(text)
     m = _MIGRATION_PHRASES.search(text)
     if m:
         what = " ".join(m.group(1).split())
@@ -593,12 +593,12 @@ def network_at_start(container: dict) -> str:
 
 def waits_for_sidecar(container: dict) -> bool:
     """The entrypoint polls the sidecar's readiness (15020/15021 on localhost) before starting."""
-    return bool(SIDECAR_WAIT.search(_command_text(container)))
+    return bool(SIDECAR_WAIT.search(command_text(container)))
 
 
 def calls_quit(container: dict) -> bool:
     """The command ends the sidecar when it is done (POST localhost:15020/quitquitquit)."""
-    return bool(QUIT_CALL.search(_command_text(container)))
+    return bool(QUIT_CALL.search(command_text(container)))
 
 
 # -- which injector webhooks select a pod ---------------------------------------------------------
