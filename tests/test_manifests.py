@@ -46,3 +46,68 @@ def test_syntax_error_in_one_document_keeps_the_others():
     load_bytes(text, "f.yaml", out)
     assert [o.name for o in out.objects] == ["ok", "ok2"]
     assert len(out.errors) == 1 and out.errors[0].startswith("f.yaml:") and "invalid YAML" in out.errors[0]
+
+
+def test_a_field_of_the_wrong_type_is_one_line_naming_file_line_object_and_field(tmp_path):
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\n"
+                   "  annotations:\n    sidecar.istio.io/inject: true\nspec:\n  template:\n    spec:\n"
+                   "      containers: [{name: web}]\n---\napiVersion: v1\nkind: Service\nmetadata: {name: api}\n"
+                   "spec:\n  ports:\n  - name: web\n    port: \"80\"\n---\napiVersion: v1\nkind: Service\n"
+                   "metadata: {name: ok}\nspec:\n  ports: [{name: web, port: 80}]\n")
+    exe = str(Path(sys.executable).parent / "kubectl-meshcheck")
+    proc = subprocess.run([exe, "ports", "-f", str(bad), "-o", "json"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [
+        f"error: {bad}:7: Deployment shop/web: metadata.annotations.sidecar.istio.io/inject must be a string, "
+        "not a boolean (quote it: \"true\")",
+        f"error: {bad}:19: Service api: spec.ports[0].port must be an integer, not a string"]
+    import json
+    rows = json.loads(proc.stdout)["rows"]
+    assert [r["service"] for r in rows] == ["ok"]  # the rest is still analysed
+
+
+def test_mangled_examples_never_make_a_rule_crash(tmp_path, host):
+    """Fields of the examples replaced by values of other types: each bad object is refused at load
+    (or is fine as it is), and no rule crashes (MC001) on what is left."""
+    import copy
+    import random
+
+    import yaml
+
+    from kubectl_meshcheck.engine import Engine
+    from kubectl_meshcheck.index import Index
+
+    examples = Path(__file__).resolve().parents[1] / "kubectl_meshcheck" / "examples"
+    docs = [d for f in sorted(examples.glob("*.yaml")) for d in yaml.safe_load_all(f.read_text()) if d]
+
+    def leaves(x, pre=()):
+        items = x.items() if isinstance(x, dict) else enumerate(x) if isinstance(x, list) else ()
+        for k, v in items:
+            yield pre + (k,)
+            yield from leaves(v, pre + (k,))
+
+    rng = random.Random(7)
+    rules = host.registry.select(None, [], [], True)  # every rule, preview ones too
+    for trial in range(12):
+        mangled = copy.deepcopy(docs)
+        for _ in range(30):
+            d = rng.choice(mangled)
+            spots = [p for p in leaves(d) if p[0] not in ("apiVersion", "kind") and p[:2] != ("metadata", "name")
+                     and p != ("metadata",)]
+            node = d
+            *parents, last = rng.choice(spots)
+            for k in parents:
+                node = node[k]
+            node[last] = rng.choice([None, "x", 7, [1, "y"], {"a": "b"}, True, []])
+        f = tmp_path / f"m{trial}.yaml"
+        f.write_text(yaml.safe_dump_all(mangled))
+        loaded = load_paths([str(f)])
+        assert all(": " in e and "Traceback" not in e for e in loaded.errors)
+        result = Engine(Index(loaded.objects), host.pm).run(rules)
+        crashes = [x.diagnostic.message for x in result.findings if x.code == "MC001"]
+        assert not crashes, f"trial {trial}: {crashes[:3]}"

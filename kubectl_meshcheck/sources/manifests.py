@@ -21,6 +21,7 @@ from typing import Any
 
 from ..model import K8sObject, ObjectRef
 from . import yamlfast
+from .shape import display_path, shape_problem
 
 EXTENSIONS = (".yaml", ".yml", ".json")
 
@@ -119,7 +120,13 @@ def _objects_from_doc(
     if src is not None and line is not None:
         base = src.line_map(line)
         line_of = base if not pointer else (lambda p, b=base, pre=pointer: b(pre + p))
-    out.objects.append(K8sObject(doc, ref, line_of))
+    obj = K8sObject(doc, ref, line_of)
+    problem = shape_problem(doc, kind)
+    if problem is not None:  # the API server would refuse it; rules are not made to guess
+        field_path, what = problem
+        out.errors.append(f"{obj.location(field_path)}: {ref.display()}: {display_path(field_path)} {what}")
+        return
+    out.objects.append(obj)
 
 
 def _parse(data: bytes) -> tuple[str, Any]:
