@@ -117,7 +117,7 @@ def startup_rows(result: RunResult) -> list[dict[str, Any]]:
     Keys: namespace, workload (Kind/name), kind, name, mesh (sidecar/ambient/none, ``?`` if assumed),
     meshReason, proxy (native/first/last/none/ambient; ``?`` if it rests on an assumption, ``(injected)``
     if read from an injected pod), placement, predicted, assumed, nativeReason, hold (yes (source) / no /
-    ignored (native sidecar)), holdDetail {inEffect, source, requested, ignored}, postStartWait,
+    ignored (native sidecar) / ignored (why)), holdDetail {inEffect, source, requested, ignored}, postStartWait,
     initContainers (user init containers, ``(network)`` if they use it), initNeedsNetwork [{name,
     evidence}], batchCompletion (Jobs/CronJobs only), containerOrder, initContainerOrder (after
     injection), findings (MC2xx codes), origin."""
@@ -136,7 +136,7 @@ def startup_rows(result: RunResult) -> list[dict[str, Any]]:
         if inj.hold.in_effect:
             hold = f"yes ({inj.hold.source})"
         elif inj.hold.requested:
-            hold = "ignored (native sidecar)"
+            hold = "ignored (native sidecar)" if inj.placement == "native" else f"ignored ({inj.hold.ignored})"
         else:
             hold = "no"
         proxy = inj.placement + ("?" if inj.assumed else "") + ("" if inj.predicted else " (injected)")

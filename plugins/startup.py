@@ -273,16 +273,23 @@ def app_starts_before_proxy(wl, ctx):
     if not needy:
         return
     path, c, evidence = needy[0]
-    fixes = [f for f in (_hold_fix(wl, f"Hold the app until the proxy is ready ({PROXY_CONFIG_ANNOTATION}: "
-                                       f"{HOLD_KEY}: true on the pod template)"),
-                         _native_fix(wl, ctx, "the app starts after the proxy is ready")) if f]
+    why = ""
+    if inj.hold.requested and inj.hold.ignored:  # asked for, but the install's lifecycle override drops the hook
+        why = f" (the hold asked for by {inj.hold.source} is ignored: {inj.hold.ignored})"
+        fixes = [f for f in (_native_fix(wl, ctx, "the app starts after the proxy is ready"),) if f]
+        fixes.append(Fix("Add postStart exec [pilot-agent, wait] to values.global.proxy.lifecycle, or remove the "
+                         "override, in the install (then restart the pods)", Applicability.DISPLAY_ONLY, wl.ref))
+    else:
+        fixes = [f for f in (_hold_fix(wl, f"Hold the app until the proxy is ready ({PROXY_CONFIG_ANNOTATION}: "
+                                           f"{HOLD_KEY}: true on the pod template)"),
+                             _native_fix(wl, ctx, "the app starts after the proxy is ready")) if f]
     if not fixes:
         fixes = [Fix(f"Set {HOLD_KEY}: true mesh-wide (meshConfig.defaultConfig) or fix the pod's "
                      f"{PROXY_CONFIG_ANNOTATION} annotation first (MC204)", Applicability.DISPLAY_ONLY, wl.ref)]
     yield Diagnostic(
         path=path,
         message=(f"container {c.get('name')!r} {evidence}, but istio-proxy is the {_where(inj)}{_assumed(inj)} "
-                 "and nothing holds the app until it is ready: early connections fail"),
+                 f"and nothing holds the app until it is ready{why}: early connections fail"),
         args={"container": c.get("name"), "evidence": evidence, "containers": [x.get("name") for _, x, _ in needy],
               "placement": inj.placement, "hold": inj.hold.in_effect},
         fixes=tuple(fixes),

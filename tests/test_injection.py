@@ -314,3 +314,21 @@ def test_alpha_reporting_follows_the_maturity_analyzer():
 def test_malformed_metadata_maps_do_not_break_the_mode_decision():
     d = dataplane_mode("shop", {"istio-injection": "enabled"}, {"labels": "bad", "annotations": [1]}, "nope")
     assert d.mode is MeshMode.SIDECAR
+
+
+def test_an_install_lifecycle_override_replaces_the_hold_hook():
+    from kubectl_meshcheck.mesh.injection import InjectorSettings, predict_injection, settings_from_injector_values
+
+    meta = {"annotations": {"proxy.istio.io/config": "holdApplicationUntilProxyStarts: true"}}
+    spec = {"containers": [{"name": "app", "image": "x"}]}
+    classic = InjectorSettings(native_sidecars="false")
+    drain = settings_from_injector_values(
+        {"global": {"proxy": {"lifecycle": {"preStop": {"exec": {"command": ["sleep", "5"]}}}}}}, classic)
+    held = predict_injection(meta, spec, classic)
+    dropped = predict_injection(meta, spec, drain)
+    assert held.hold.in_effect and held.post_start_wait and held.placement == "first"
+    assert not dropped.hold.in_effect and not dropped.post_start_wait and dropped.placement == "first"
+    assert "values.global.proxy.lifecycle" in dropped.hold.ignored
+    waits = settings_from_injector_values({"global": {"proxy": {"lifecycle": {"postStart": {"exec": {
+        "command": ["pilot-agent", "wait"]}}}}}}, classic)
+    assert predict_injection(meta, spec, waits).hold.in_effect  # an override that keeps the wait still holds

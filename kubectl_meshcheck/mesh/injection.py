@@ -20,6 +20,8 @@ manifests/charts/istio-control/istio-discovery/templates/mutatingwebhook.yaml):
 
 from __future__ import annotations
 
+import dataclasses
+
 import functools
 
 import json
@@ -152,7 +154,10 @@ def namespace_mode(namespace: str | None, ns_labels: dict | None, assume: MeshMo
 #
 # Not modelled: auto mode's per-node check for pods that already name a node (``kubeletVersions`` are
 # every node's); custom injection templates (``inject.istio.io/templates``, e.g. gateway), whose layout
-# may differ; ``values.global.proxy.lifecycle`` replacing the hook; enable-core-dump.
+# may differ; enable-core-dump.
+# - ``values.global.proxy.lifecycle`` is rendered on istio-proxy *instead of* the hold's ``pilot-agent
+#   wait`` postStart hook (``{{- if .Values.global.proxy.lifecycle }} ... {{- else if $holdProxy }}``,
+#   istio/istio injection-template.yaml): the proxy still goes first, but the app no longer waits.
 # UNCONFIRMED: how a ``proxy.istio.io/config`` annotation that does not parse is treated at
 # admission (we say "not applied"); the release that added ``init-containers-before-proxy``.
 
@@ -197,6 +202,9 @@ class InjectorSettings:
     source: str = "defaults"
     namespaces_by_default: bool = False  # sidecarInjectorWebhook.enableNamespacesByDefault
     rewrite_probes: bool | None = None  # sidecarInjectorWebhook.rewriteAppHTTPProbe; None: the version's default
+    #: values.global.proxy.lifecycle: the template puts it on istio-proxy *instead of* the hold's
+    #: ``pilot-agent wait`` postStart hook (None: not set; True/False: it does / does not carry that hook)
+    lifecycle_waits: bool | None = None
 
     def at_least(self, version: tuple[int, int]) -> bool:
         """Does the install have behaviour first released in ``version``? Unknown: yes (newest)."""
@@ -215,7 +223,9 @@ class InjectorSettings:
         return {"istioVersion": f"{v[0]}.{v[1]}" if v else None, "nativeSidecars": self.native_mode,
                 "kubeletVersions": list(self.kubelet_versions), "holdInstallValue": self.hold_install,
                 "cni": self.cni, "namespacesByDefault": self.namespaces_by_default, "source": self.source,
-                "rewriteAppHTTPProbe": self.rewrite_probes}
+                "rewriteAppHTTPProbe": self.rewrite_probes,
+                "proxyLifecycleOverride": None if self.lifecycle_waits is None else
+                {"waitsForProxy": self.lifecycle_waits}}
 
 
 def settings_from_injector_values(values: dict, base: InjectorSettings | None = None) -> InjectorSettings:
@@ -241,6 +251,9 @@ def settings_from_injector_values(values: dict, base: InjectorSettings | None = 
         namespaces_by_default=base.namespaces_by_default or webhook.get("enableNamespacesByDefault") is True,
         rewrite_probes=base.rewrite_probes if base.rewrite_probes is not None else
         (rewrite if isinstance(rewrite, bool) else None),
+        lifecycle_waits=base.lifecycle_waits if base.lifecycle_waits is not None else
+        (_is_wait_hook({"lifecycle": proxy["lifecycle"]}) if isinstance(proxy.get("lifecycle"), dict)
+         and proxy["lifecycle"] else None),
     )
 
 
@@ -281,24 +294,18 @@ def settings_from_objects(objects, base: InjectorSettings | None = None) -> Inje
         tag = str(discovery.get("image") or "").rsplit(":", 1)[-1] if ":" in str(discovery.get("image")) else ""
         env = {e.get("name"): e.get("value") for e in discovery.get("env") or [] if isinstance(e, dict)}
         native = str(env.get("ENABLE_NATIVE_SIDECARS") or "").lower()
-        settings = InjectorSettings(
-            settings.istio_version or parse_version(tag),
-            settings.native_sidecars or (native if native in NATIVE_MODES else ""),
-            settings.kubelet_versions, settings.hold_install, settings.cni, settings.source,
-            settings.namespaces_by_default, settings.rewrite_probes)
+        settings = dataclasses.replace(
+            settings, istio_version=settings.istio_version or parse_version(tag),
+            native_sidecars=settings.native_sidecars or (native if native in NATIVE_MODES else ""))
         sources.append(f"Deployment {obj.namespace}/{obj.name}")
         break
     kubelets = tuple(str((n.get("/status/nodeInfo") or {}).get("kubeletVersion") or "") for n in objects
                      if n.kind == "Node")
     if kubelets and not settings.kubelet_versions:
-        settings = InjectorSettings(settings.istio_version, settings.native_sidecars, kubelets,
-                                    settings.hold_install, settings.cni, settings.source,
-                                    settings.namespaces_by_default, settings.rewrite_probes)
+        settings = dataclasses.replace(settings, kubelet_versions=kubelets)
         sources.append(f"{len(kubelets)} Node(s)")
     source = " + ".join(sources) or "defaults"
-    return InjectorSettings(settings.istio_version, settings.native_sidecars, settings.kubelet_versions,
-                            settings.hold_install, settings.cni, source, settings.namespaces_by_default,
-                            settings.rewrite_probes)
+    return dataclasses.replace(settings, source=source)
 
 
 @dataclass(frozen=True)
@@ -432,6 +439,9 @@ def _hold(annotation: ProxyConfigAnnotation, mesh_default: Any, settings: Inject
     if native:
         return Hold(False, source, True, "native sidecars: hold is ignored, the sidecar's startupProbe orders "
                                          "startup instead")
+    if settings.lifecycle_waits is False:
+        return Hold(False, source, True, "values.global.proxy.lifecycle replaces the pilot-agent wait hook: "
+                                         "istio-proxy goes first, but the app does not wait for it")
     return Hold(True, source, True)
 
 
@@ -482,10 +492,11 @@ def predict_injection(pod_meta: dict | None, pod_spec: dict | None, settings: In
     else:
         inits = ([VALIDATION_CONTAINER] if iptables == VALIDATION_CONTAINER else []) + user_inits + \
             ([INIT_CONTAINER] if iptables == INIT_CONTAINER else [])
-        first = hold.in_effect
+        first = hold.in_effect or (hold.requested and settings.lifecycle_waits is False)  # the template's $holdProxy
         containers = [PROXY_CONTAINER, *user_containers] if first else [*user_containers, PROXY_CONTAINER]
         placement = "first" if first else "last"
-    return InjectedPod(True, True, placement, why, assumed, hold, hold.in_effect and not native, tuple(inits),
+    wait = (hold.in_effect or bool(settings.lifecycle_waits)) and not native
+    return InjectedPod(True, True, placement, why, assumed, hold, wait, tuple(inits),
                        tuple(containers), iptables, annotation)
 
 
