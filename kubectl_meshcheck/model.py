@@ -120,6 +120,14 @@ class ObjectRef:
     name: str
     origin: str = ""
 
+    def __hash__(self) -> int:
+        # refs key most of the run's memos: hash once (the generated hash rebuilds a tuple per call)
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((self.api_version, self.kind, self.namespace, self.name, self.origin))
+            object.__setattr__(self, "_hash", h)
+        return h
+
     @property
     def key(self) -> tuple[str, str, str]:
         """Identity inside one run: kind, namespace, name (origin and version do not matter)."""

@@ -904,14 +904,15 @@ def _merged(a: dict[int, list[Capture]], b: dict[int, list[Capture]]) -> dict[in
     return out
 
 
-def _of_entry(memo: dict, key: tuple, se: K8sObject, compute: Callable[[], Any]) -> Any:
-    """A fact about one ServiceEntry, memoised by the identity of its content: re-checking a fix that
-    creates (or patches) one entry recomputes that entry's facts, not all of them. The memo holds the
-    content it was computed from, so an identity can never be reused by another object."""
+def _of_entry(memo: dict, key: tuple, se: K8sObject, compute: Callable[[], Any], also: Any = None) -> Any:
+    """A fact about one ServiceEntry (and ``also`` another object's content), memoised by the identity
+    of their content: re-checking a fix that creates (or patches) one entry recomputes that entry's
+    facts, not all of them. The memo holds the content it was computed from, so an identity can never
+    be reused by another object."""
     hit = memo.get(key)
-    if hit is None or hit[0] is not se.data:
-        hit = memo[key] = (se.data, compute())
-    return hit[1]
+    if hit is None or hit[0] is not se.data or hit[1] is not also:
+        hit = memo[key] = (se.data, also, compute())
+    return hit[2]
 
 
 def _entry_listeners(entries: list[K8sObject], memo: dict) -> dict[int, list[Capture]]:
@@ -960,7 +961,9 @@ def _egress_of(wl: Workload, ctx: Any) -> WorkloadEgress:
                                kinds={"ServiceEntry"})
     seen = visible_index if imports is None or sidecar is None else ctx.cached(
         ("egress.imported", ns, sidecar.ref),
-        lambda: EntryIndex([se for se in visible if imported(se, ns, imports)], per_entry),
+        lambda: EntryIndex([se for se in visible if _of_entry(
+            per_entry, ("imported", se.ref, ns, sidecar.ref), se, lambda se=se: imported(se, ns, imports),
+            sidecar.data)], per_entry),
         kinds={"ServiceEntry", "Sidecar"})
     judged = []
     # what the workload names does not depend on ServiceEntries or Sidecars: kept while their fixes are re-checked
