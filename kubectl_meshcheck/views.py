@@ -32,6 +32,15 @@ PORTS_COLUMNS = [
 PORTS_WIDE = [("WORKLOADS", "workloads"), ("CONTAINER PORTS", "containerPorts")]
 
 
+def _codes_by_object(result: RunResult, prefix: str) -> dict[tuple, set[str]]:
+    """Object key -> the codes of its unsuppressed findings of one topic (``MC2``)."""
+    by_obj: dict[tuple, set[str]] = {}
+    for f in result.findings:
+        if not f.suppressed and f.code.startswith(prefix):
+            by_obj.setdefault(f.object.key, set()).add(f.code)
+    return by_obj
+
+
 def _codes_for_port(findings: list[Finding], svc_key: tuple, index: int, name: str | None, number: Any) -> list[str]:
     codes = set()
     prefix = f"/spec/ports/{index}"
@@ -123,10 +132,7 @@ def startup_rows(result: RunResult) -> list[dict[str, Any]]:
     injection), findings (MC2xx codes), origin."""
     index = result.index
     ctx = Context.for_views(index)
-    by_obj: dict[tuple, set[str]] = {}
-    for f in result.findings:
-        if not f.suppressed and f.code.startswith("MC2"):
-            by_obj.setdefault(f.object.key, set()).add(f.code)
+    by_obj = _codes_by_object(result, "MC2")
     rows = []
     for wl in sorted(index.workloads, key=lambda w: (w.namespace or "", w.obj.kind, w.obj.name)):
         mode = index.mode_of(wl)
@@ -391,10 +397,7 @@ def capture_rows(result: RunResult) -> list[dict[str, Any]]:
 
     index = result.index
     ctx = Context.for_views(index)
-    by_obj: dict[tuple, set[str]] = {}
-    for f in result.findings:
-        if not f.suppressed and f.code.startswith("MC5"):
-            by_obj.setdefault(f.object.key, set()).add(f.code)
+    by_obj = _codes_by_object(result, "MC5")
     rows = []
     for wl in sorted(index.workloads, key=lambda w: (w.namespace or "", w.obj.kind, w.obj.name)):
         mode = index.mode_of(wl)

@@ -58,6 +58,7 @@ from typing import Any
 from ..model import MeshMode, Workload
 from .apps import image_base
 from .injection import (
+    configmap_values,
     INJECTOR_CONFIGMAP,
     INTERCEPTION_ANNOTATION,
     PROXY_CONFIG_ANNOTATION,
@@ -98,12 +99,8 @@ def injector_values(configmaps: list, revision: str = "default") -> tuple[dict, 
     for cm in configmaps:
         if cm.name != name:
             continue
-        raw = (cm.data.get("data") or {}).get("values")
-        try:
-            values = json.loads(raw) if isinstance(raw, str) else None
-        except ValueError:
-            values = None
-        if isinstance(values, dict):
+        values = configmap_values(cm)
+        if values is not None:
             return values, f"ConfigMap {cm.namespace}/{cm.name}"
     return {}, ""
 

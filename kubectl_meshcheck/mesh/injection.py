@@ -267,6 +267,16 @@ def _istiod(obj) -> dict | None:
     return None
 
 
+def configmap_values(cm) -> dict | None:
+    """An injector ConfigMap's ``data.values`` (the Helm values, as JSON), or None when absent or not JSON."""
+    raw = (cm.data.get("data") or {}).get("values")
+    try:
+        values = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
+    return values if isinstance(values, dict) else None
+
+
 def settings_from_objects(objects, base: InjectorSettings | None = None) -> InjectorSettings:
     """Refine ``base`` (flags/config, which win) with what the input shows of the install: the
     ``istio-sidecar-injector`` ConfigMap's values, istiod's image tag and ENABLE_NATIVE_SIDECARS env,
@@ -278,12 +288,8 @@ def settings_from_objects(objects, base: InjectorSettings | None = None) -> Inje
         named = cm.name == INJECTOR_CONFIGMAP or cm.name.startswith(INJECTOR_CONFIGMAP + "-")
         if cm.kind != "ConfigMap" or not named:
             continue
-        raw = (cm.data.get("data") or {}).get("values")
-        try:
-            values = json.loads(raw) if isinstance(raw, str) else None
-        except ValueError:
-            values = None
-        if isinstance(values, dict):
+        values = configmap_values(cm)
+        if values is not None:
             settings = settings_from_injector_values(values, settings)
             sources.append(f"ConfigMap {cm.namespace}/{cm.name}")
             break
