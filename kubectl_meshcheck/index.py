@@ -332,6 +332,27 @@ class Context:
         ctx._any_kind = True
         return ctx
 
+    def base(self) -> Context:
+        """The same view without the fix being re-checked: facts memoised from here are the input's."""
+        if not self._repl:
+            return self
+        ctx = Context(self._index, self._kinds, self.params, self.rule_code)
+        ctx._any_kind = self._any_kind
+        ctx.looked_up = self.looked_up
+        return ctx
+
+    def changes(self, kind: str) -> tuple[set[tuple[str, str, str]], list[K8sObject]] | None:
+        """While a fix is re-checked: the identities of the input's objects of ``kind`` it replaces, and
+        the objects of ``kind`` as the fix leaves them (replaced or created); None when it touches none.
+        Lets a fact over many objects be updated for the few a fix changes, not rebuilt."""
+        changed = [(ref, obj) for ref, obj in self._repl.items() if ref.kind == kind]
+        if not changed:
+            return None
+        return {ref.key for ref, _ in changed}, [obj for _, obj in changed]
+
+    def changed_kinds(self) -> set[str]:
+        return {ref.kind for ref in self._repl}
+
     def _need(self, kind: str) -> None:
         if kind not in self._kinds and not self._any_kind:
             raise UndeclaredKind(

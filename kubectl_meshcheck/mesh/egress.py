@@ -650,6 +650,20 @@ def _index_keys(se: K8sObject) -> tuple[list[str], bool]:
     return hosts, bool(spec.get("addresses")) or any(h.startswith("*") for h in hosts)
 
 
+class PatchedIndex(EntryIndex):
+    """An :class:`EntryIndex` as a fix being re-checked leaves it: some entries replaced or added."""
+
+    def __init__(self, base: EntryIndex, removed: set[tuple[str, str, str]], added: list[K8sObject]) -> None:
+        self.base, self.removed, self.added = base, removed, [(se, _index_keys(se)) for se in added]
+        self.entries = [e for e in base.entries if e.ref.key not in removed] + added
+
+    def candidates(self, host: str) -> list[K8sObject]:
+        found = [e for e in self.base.candidates(host) if e.ref.key not in self.removed]
+        h = host.lower().rstrip(".")
+        extra = [se for se, (hosts, always) in self.added if always or h in hosts]
+        return sorted(found + extra, key=lambda s: (s.namespace or "", s.name)) if extra else found
+
+
 def covering(index: EntryIndex, ep: Endpoint) -> Coverage:
     """:func:`coverage` over an :class:`EntryIndex` of the entries already visible (the per-run path)."""
     partial: K8sObject | None = None
@@ -931,23 +945,58 @@ def egress_of(wl: Workload, ctx: Any) -> WorkloadEgress:
     return ctx.cached(("egress.of", wl.ref, wl.template_path), lambda: _egress_of(wl, ctx))
 
 
+def _entry_facts(ctx: Any, ns: str, services: list[K8sObject], sidecar: K8sObject | None,
+                 imports: list[tuple[str, str]] | None) -> tuple[EntryIndex, EntryIndex, dict[int, list[Capture]]]:
+    """What the namespace's sidecars see of the ServiceEntries: the visible ones (indexed), those the
+    workload's Sidecar imports, and the ``0.0.0.0:<port>`` listeners. Built once per namespace from the
+    input; while a fix that creates or patches entries is re-checked, updated for those entries only."""
+    base, mesh = ctx.base(), ctx.mesh_config
+    per_entry = base.cached(("egress.per-entry",), dict)
+    entries = base.cached(("egress.entries",), lambda: sorted(base.objects("ServiceEntry"),
+                                                             key=lambda s: (s.namespace or "", s.name)))
+    visible = base.cached(("egress.visible", ns), lambda: [se for se in entries if visible_to(se, ns, mesh)])
+    vindex = base.cached(("egress.visible.index", ns), lambda: EntryIndex(visible, per_entry))
+    delta = ctx.changes("ServiceEntry")
+    removed, changed = delta or (set(), [])
+    added = [se for se in changed if visible_to(se, ns, mesh)]
+    if delta is not None:
+        vindex = PatchedIndex(vindex, removed, added)
+    if imports is None or sidecar is None:
+        seen = vindex
+    elif base.get("Sidecar", sidecar.namespace, sidecar.name) is sidecar:  # the input's Sidecar
+        seen = base.cached(("egress.imported", ns, sidecar.ref),
+                           lambda: EntryIndex([se for se in visible if imported(se, ns, imports)], per_entry))
+        if delta is not None:
+            seen = PatchedIndex(seen, removed, [se for se in added if imported(se, ns, imports)])
+    else:  # the fix changes the Sidecar itself: rebuilt from the entries as the fix leaves them
+        seen = EntryIndex([se for se in _patched(visible, delta, ns, mesh) if imported(se, ns, imports)])
+    by_services = ctx.cached(("egress.listeners.services",), lambda: wildcard_listeners(services, []),
+                             kinds={"Service"})
+    if delta is None and "Service" not in ctx.changed_kinds():
+        listeners = base.cached(("egress.listeners", ns), lambda: _merged(
+            by_services, _entry_listeners(visible, per_entry)))
+    else:
+        of_entries = {port: [c for c in caps if c.ref.key not in removed]
+                      for port, caps in _entry_listeners(visible, per_entry).items()}
+        listeners = _merged(by_services, _merged(of_entries, wildcard_listeners([], added)))
+    return vindex, seen, listeners
+
+
+def _patched(visible: list[K8sObject], delta, ns: str, mesh: MeshConfig) -> list[K8sObject]:
+    """The visible entries as a fix being re-checked leaves them, in order."""
+    if delta is None:
+        return visible
+    removed, changed = delta
+    kept = [se for se in visible if se.ref.key not in removed]
+    return sorted(kept + [se for se in changed if visible_to(se, ns, mesh)], key=lambda s: (s.namespace or "", s.name))
+
+
 def _egress_of(wl: Workload, ctx: Any) -> WorkloadEgress:
     ns = wl.namespace or "default"
     # looked up once per run, not per workload (10,000 workloads x 10,000 Services otherwise)
     services = ctx.cached(("egress.services",), lambda: ctx.objects("Service"), kinds={"Service"})
-    entries = ctx.cached(("egress.entries",), lambda: sorted(ctx.objects("ServiceEntry"),
-                                                             key=lambda s: (s.namespace or "", s.name)),
-                         kinds={"ServiceEntry"})
     names = ctx.cached(("egress.names",), lambda: cluster_names(services, [n.name for n in ctx.objects("Namespace")]),
                        kinds={"Service", "Namespace"})
-    # what the namespace's sidecars see: ServiceEntries not exported to it build no listener there
-    by_services = ctx.cached(("egress.listeners",), lambda: wildcard_listeners(services, []), kinds={"Service"})
-    per_entry = ctx.cached(("egress.per-entry",), dict, kinds=())  # survives re-checks: see _of_entry
-    visible = ctx.cached(("egress.visible", ns), lambda: [
-        se for se in entries if _of_entry(per_entry, ("visible", se.ref, ns), se,
-                                          lambda se=se: visible_to(se, ns, ctx.mesh_config))], kinds={"ServiceEntry"})
-    listeners = ctx.cached(("egress.listeners", ns), lambda: _merged(by_services, _entry_listeners(visible, per_entry)),
-                           kinds={"Service", "ServiceEntry"})
     sidecars = ctx.cached(("egress.sidecars",), lambda: ctx.objects("Sidecar"), kinds={"Sidecar"})
     virtual_services = ctx.cached(("egress.vs",), lambda: sorted(ctx.objects("VirtualService"),
                                                                  key=lambda v: (v.namespace or "", v.name)),
@@ -957,14 +1006,7 @@ def _egress_of(wl: Workload, ctx: Any) -> WorkloadEgress:
     policy = outbound_policy(ns, wl.pod_labels, sidecars, ctx.mesh_config)
     sidecar = applicable_sidecar(ns, wl.pod_labels, sidecars, root_namespace(ctx.mesh_config))
     imports = sidecar_imports(sidecar)
-    visible_index = ctx.cached(("egress.visible.index", ns), lambda: EntryIndex(visible, per_entry),
-                               kinds={"ServiceEntry"})
-    seen = visible_index if imports is None or sidecar is None else ctx.cached(
-        ("egress.imported", ns, sidecar.ref),
-        lambda: EntryIndex([se for se in visible if _of_entry(
-            per_entry, ("imported", se.ref, ns, sidecar.ref), se, lambda se=se: imported(se, ns, imports),
-            sidecar.data)], per_entry),
-        kinds={"ServiceEntry", "Sidecar"})
+    visible_index, seen, listeners = _entry_facts(ctx, ns, services, sidecar, imports)
     judged = []
     # what the workload names does not depend on ServiceEntries or Sidecars: kept while their fixes are re-checked
     endpoints = ctx.cached(("egress.inventory", wl.ref, wl.template_path),
