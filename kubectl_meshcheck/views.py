@@ -32,6 +32,11 @@ PORTS_COLUMNS = [
 PORTS_WIDE = [("WORKLOADS", "workloads"), ("CONTAINER PORTS", "containerPorts")]
 
 
+def _by_name(index) -> list:
+    """The workloads in table order: namespace, kind, name."""
+    return sorted(index.workloads, key=lambda w: (w.namespace or "", w.obj.kind, w.obj.name))
+
+
 def _codes_by_object(result: RunResult, prefix: str) -> dict[tuple, set[str]]:
     """Object key -> the codes of its unsuppressed findings of one topic (``MC2``)."""
     by_obj: dict[tuple, set[str]] = {}
@@ -134,7 +139,7 @@ def startup_rows(result: RunResult) -> list[dict[str, Any]]:
     ctx = Context.for_views(index)
     by_obj = _codes_by_object(result, "MC2")
     rows = []
-    for wl in sorted(index.workloads, key=lambda w: (w.namespace or "", w.obj.kind, w.obj.name)):
+    for wl in _by_name(index):
         mode = index.mode_of(wl)
         inj = injection_of(wl, ctx)
         inits = [{"name": c.get("name"), "network": network_at_start(c)} for _, c in wl.containers(init=True)
@@ -225,7 +230,7 @@ def probes_rows(result: RunResult) -> list[dict[str, Any]]:
     index = result.index
     ctx = Context.for_views(index)
     rows = []
-    for wl in sorted(index.workloads, key=lambda w: (w.namespace or "", w.obj.kind, w.obj.name)):
+    for wl in _by_name(index):
         pp = probes_of(wl, ctx)
         if not pp.probes:
             continue
@@ -295,7 +300,7 @@ def egress_rows(result: RunResult) -> list[dict[str, Any]]:
     index = result.index
     ctx = Context.for_views(index)
     rows = []
-    for wl in sorted(index.workloads, key=lambda w: (w.namespace or "", w.obj.kind, w.obj.name)):
+    for wl in _by_name(index):
         mode = index.mode_of(wl)
         eg = egress_of(wl, ctx)
         for j in eg.judged:
@@ -399,7 +404,7 @@ def capture_rows(result: RunResult) -> list[dict[str, Any]]:
     ctx = Context.for_views(index)
     by_obj = _codes_by_object(result, "MC5")
     rows = []
-    for wl in sorted(index.workloads, key=lambda w: (w.namespace or "", w.obj.kind, w.obj.name)):
+    for wl in _by_name(index):
         mode = index.mode_of(wl)
         plan = capture_plan(wl, ctx)
         best = plan.recommended

@@ -23,7 +23,6 @@ from kubectl_meshcheck import (
     Protocol,
     Severity,
     Topic,
-    applicable_sidecar,
     cidr_list_problem,
     egress_of,
     escape_pointer,
@@ -32,7 +31,6 @@ from kubectl_meshcheck import (
     hookimpl,
     imported,
     is_ip,
-    root_namespace,
     rule,
     se_port_protocol,
     sidecar_imports,
@@ -73,7 +71,7 @@ def _se_fix(wl, judged, eg, ctx) -> Fix:
                        "(0.0.0.0:<port>), so connections to any other host on that port reach this one; add "
                        "the database's addresses if they are stable, or turn on DNS capture with "
                        "auto-allocation (MC306)")
-    also = _import_fix(wl, se, ctx)
+    also = _import_fix(wl, se, eg.sidecar)
     if also:
         caveats.append(f"the workload's Sidecar {also[0].target.namespace}/{also[0].target.name} limits what it "
                        "imports (egress.hosts): the entry is added there too")
@@ -85,11 +83,9 @@ def _se_fix(wl, judged, eg, ctx) -> Fix:
                applicability, ref, (PatchOp("add", "", se),), tuple(caveats), also)
 
 
-def _import_fix(wl, se: dict, ctx) -> tuple[Fix, ...]:
+def _import_fix(wl, se: dict, sidecar) -> tuple[Fix, ...]:
     """When the workload's Sidecar sets ``egress.hosts`` that leave the new entry out, the change that
     imports it (``./<host>``)."""
-    sidecar = applicable_sidecar(wl.namespace or "default", wl.pod_labels, ctx.objects("Sidecar"),
-                                 root_namespace(ctx.mesh_config))
     new = K8sObject(se, ObjectRef(SE_API, "ServiceEntry", se["metadata"]["namespace"], se["metadata"]["name"]))
     if sidecar is None or imported(new, wl.namespace or "default", sidecar_imports(sidecar)):
         return ()

@@ -655,7 +655,6 @@ class PatchedIndex(EntryIndex):
 
     def __init__(self, base: EntryIndex, removed: set[tuple[str, str, str]], added: list[K8sObject]) -> None:
         self.base, self.removed, self.added = base, removed, [(se, _index_keys(se)) for se in added]
-        self.entries = [e for e in base.entries if e.ref.key not in removed] + added
 
     def candidates(self, host: str) -> list[K8sObject]:
         found = [e for e in self.base.candidates(host) if e.ref.key not in self.removed]
@@ -905,6 +904,7 @@ class Judged:
 class WorkloadEgress:
     policy: OutboundPolicy
     judged: tuple[Judged, ...]
+    sidecar: K8sObject | None = None  # the Sidecar resource that configures the workload, if any
 
     @property
     def uncovered_external(self) -> list[Judged]:
@@ -918,15 +918,14 @@ def _merged(a: dict[int, list[Capture]], b: dict[int, list[Capture]]) -> dict[in
     return out
 
 
-def _of_entry(memo: dict, key: tuple, se: K8sObject, compute: Callable[[], Any], also: Any = None) -> Any:
-    """A fact about one ServiceEntry (and ``also`` another object's content), memoised by the identity
-    of their content: re-checking a fix that creates (or patches) one entry recomputes that entry's
-    facts, not all of them. The memo holds the content it was computed from, so an identity can never
-    be reused by another object."""
+def _of_entry(memo: dict, key: tuple, se: K8sObject, compute: Callable[[], Any]) -> Any:
+    """A fact about one ServiceEntry, memoised by the identity of its content: re-checking a fix that
+    creates (or patches) one entry recomputes that entry's facts, not all of them. The memo holds the
+    content it was computed from, so an identity can never be reused by another object."""
     hit = memo.get(key)
-    if hit is None or hit[0] is not se.data or hit[1] is not also:
-        hit = memo[key] = (se.data, also, compute())
-    return hit[2]
+    if hit is None or hit[0] is not se.data:
+        hit = memo[key] = (se.data, compute())
+    return hit[1]
 
 
 def _entry_listeners(entries: list[K8sObject], memo: dict) -> dict[int, list[Capture]]:
@@ -1024,4 +1023,4 @@ def _egress_of(wl: Workload, ctx: Any) -> WorkloadEgress:
         gw = gateway_route(ep, ns, virtual_services, by_key, ctx.mesh_config) if cov.covered and virtual_services \
             else None
         judged.append(Judged(ep, cov, caps, gw))
-    return WorkloadEgress(policy, tuple(judged))
+    return WorkloadEgress(policy, tuple(judged), sidecar)
