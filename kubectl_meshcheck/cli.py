@@ -17,6 +17,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from .access import group
 from .model import MeshMode, Severity, Topic
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INPUT, EXIT_CLUSTER, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5
@@ -104,6 +105,10 @@ _ANALYSIS_OPTIONS: list[tuple[str, Any, Any, Any]] = [
      typer.Option("--no-plugin-autoload",
                   help="Do not load plugins from the 'meshcheck' entry-point group (also "
                        "$MESHCHECK_DISABLE_PLUGIN_AUTOLOAD).")),
+    ("require_full_access", bool, False,
+     typer.Option("--require-full-access",
+                  help="Exit 4 (after printing everything judged) when any part of the live input could not be "
+                       "read: for CI that must not pass on a partial answer.")),
     ("debug", bool, False, typer.Option("--debug", help="Show tracebacks for internal errors.")),
 ]
 _PLUGIN_OPTION_NAMES = ("output", "config", "disable_plugin", "no_plugin_autoload", "debug")
@@ -135,6 +140,7 @@ class Options:
     config: str | None = None
     disable_plugin: list[str] | None = None
     no_plugin_autoload: bool = False
+    require_full_access: bool = False
     debug: bool = False
 
 
@@ -309,7 +315,8 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
     if live is None and matches_selector:  # the live source asked the server to filter
         objects = [o for o in objects if o.kind not in SELECTABLE_KINDS or matches_selector(o.labels)]
 
-    index = Index(objects, force_mode=force, injector_settings=_injector_settings(opts, config), scope=scope)
+    index = Index(objects, force_mode=force, injector_settings=_injector_settings(opts, config), scope=scope,
+                  pod_evidence=live.pod_evidence if live is not None else None)
     _RUN_STATE.append((loaded, live, index))
     for problem in index.problems:
         _warn(problem)
@@ -318,6 +325,8 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
     shown = result.visible(min_sev, opts.show_suppressed)
     failing = result.failing(fail_on)
     code = EXIT_INPUT if loaded.errors else (EXIT_FINDINGS if failing else EXIT_OK)
+    if opts.require_full_access and result.gaps and code != EXIT_INPUT:
+        code = EXIT_CLUSTER
 
     view = VIEWS.get(topic) if topic else None
     rows = view[0](result) if view else None
@@ -335,6 +344,9 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
         "workloads": len(index.workloads),
         "files": loaded.files,
         "assumedMeshMode": {"mode": index.assume_mode.value, "namespaces": assumed} if assumed else None,
+        "inferredMeshMode": dict(sorted(index.inferred_namespaces.items())) or None,
+        "withAssumptions": sum(1 for f in result.findings if f.assumptions and not f.suppressed),
+        "fullAccess": not result.gaps,
         "forcedMeshMode": force.value if force else None,
         "namespacesNotInMesh": sorted(index.unmeshed_namespaces),
         "failOn": str(fail_on),
@@ -343,9 +355,10 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
     if live is not None:
         summary["cluster"] = live.summary()
     unreadable = [{"what": e} for e in loaded.errors] + result.unreadable
-    for u in result.unreadable:
-        _warn(f"could not read {u.get('what')}: {u.get('reason')}; skipped rules: "
-              f"{', '.join(u.get('skipped_rules', [])) or 'none'}")
+    for kind, where, reason in group(result.gaps):
+        _warn(f"could not read {kind} ({where}): {reason}")
+    if opts.require_full_access and result.gaps:
+        _err(f"--require-full-access: {len(result.gaps)} part(s) of the input could not be read (exit 4)")
 
     if opts.output == "yaml" and topic in PROPOSALS:  # ready to pipe into kubectl apply -f -
         typer.echo(PROPOSALS[topic](result), nl=False)
@@ -390,7 +403,25 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
         if index.unmeshed_namespaces:
             typer.echo(f"note: namespace(s) {_some(sorted(index.unmeshed_namespaces))} are not in the mesh; "
                        "sidecar findings are skipped there (--mesh-mode sidecar checks them as if meshed).")
+        for reason in index.inferred_namespaces.values():
+            typer.echo(f"note: {reason} (its Namespace object could not be read).")
+        if result.gaps:
+            typer.echo("")
+            typer.echo(unreadable_block(result, summary["withAssumptions"]))
     return code
+
+
+def unreadable_block(result, with_assumptions: int) -> str:
+    """What could not be read, one row per kind and reason, and what that did to the verdicts."""
+    from .render.table import table
+
+    effects: dict[tuple[str, str], str] = {}
+    for u in result.unreadable:
+        effects.setdefault((u["label"], u["reason"]), u["effect"])
+    rows = [[kind, where, reason, effects.get((kind, reason), "")] for kind, where, reason in group(result.gaps)]
+    head = (f"Not readable with these credentials ({with_assumptions} finding(s) rest on an assumption, named in "
+            "-o json 'assumptions'; --require-full-access fails such a run):")
+    return head + "\n" + table(["INPUT", "SCOPE", "REASON", "EFFECT"], rows)
 
 
 def _injector_settings(opts: Options, config) -> Any:

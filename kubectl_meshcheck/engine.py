@@ -15,6 +15,7 @@ from typing import Any
 
 import pluggy
 
+from .access import Gap, effect, group
 from .config import Config
 from .fixes import FixDoesNotApply, apply_ops, patched
 from .index import TEMPLATE_PATHS, Context, Index, UndeclaredKind
@@ -63,12 +64,15 @@ UNUSED_SUPPRESSION = _engine_rule(
     "meshcheck.io/ignore-MC101 left on a Service after its ports were renamed.",
     "delete the annotation or config entry.")
 INPUT_UNREADABLE = _engine_rule(
-    "MC003", "input-unreadable", "part of the input could not be read; rules needing it were skipped",
+    "MC003", "input-unreadable", "part of the input could not be read; what rests on it is named",
     Severity.WARNING,
-    "a kind or namespace could not be read (RBAC 403, CRD not installed, timeout), so the rules that "
-    "needed it did not run on it.",
-    "the user may not list ServiceEntries in namespace payments.",
-    "grant get/list on the kinds named, or narrow the run with --select.")
+    "a kind, a namespace or an install object could not be read (RBAC 403, timeout, 429/5xx after "
+    "retries). One finding per run lists them; objects that could not be read are not judged, and every "
+    "finding whose verdict rests on one of them names the assumption it was judged on (`assumptions`).",
+    "the user may not list ServiceEntries in istio-system, so external endpoints are judged as if no "
+    "ServiceEntry there covered them.",
+    "grant get/list on the kinds named, or narrow the run with --select; --require-full-access makes such a "
+    "run exit 4.")
 SUPPRESSION_WITHOUT_REASON = _engine_rule(
     "MC004", "suppression-without-reason", "a suppression has no reason, so it suppresses nothing",
     Severity.WARNING,
@@ -83,8 +87,9 @@ class RunResult:
     findings: list[Finding]
     rules: list[Rule]
     index: Index
-    unreadable: list[dict[str, Any]] = field(default_factory=list)
+    unreadable: list[dict[str, Any]] = field(default_factory=list)  # the gaps, with their effect, for output
     looked_up: dict[str, set[str]] = field(default_factory=dict)
+    gaps: list[Gap] = field(default_factory=list)
 
     def visible(self, min_severity: Severity, show_suppressed: bool) -> list[Finding]:
         return [f for f in self.findings if f.severity >= min_severity and (show_suppressed or not f.suppressed)]
@@ -101,9 +106,12 @@ def _subjects(rule_: Rule, index: Index) -> Iterable[K8sObject | Workload]:
             yield from index.objects(kind)
 
 
-def _needs(r: Rule, kind: str | None) -> bool:
-    """Does the rule look at this kind (directly, or as one of the kinds behind ``Workload``)?"""
-    return bool(kind) and (kind in r.kinds or ("Workload" in r.kinds and kind in TEMPLATE_PATHS))
+def _expand(kinds: Iterable[str]) -> set[str]:
+    """Kinds with ``Workload`` replaced by the kinds behind it."""
+    out = set(kinds)
+    if "Workload" in out:
+        out |= set(TEMPLATE_PATHS)
+    return out
 
 
 def _obj(subject: K8sObject | Workload) -> K8sObject:
@@ -125,25 +133,24 @@ class Engine:
     def context(self, r: Rule, replacements: dict | None = None) -> Context:
         return Context(self.index, r.kinds, self.params_for(r), r.code, replacements)
 
-    def run(self, rules: list[Rule], unreadable: list[dict[str, Any]] | None = None) -> RunResult:
-        unreadable = list(unreadable or [])
+    def run(self, rules: list[Rule], gaps: list[Gap] | None = None) -> RunResult:
+        """Every rule over its subjects. ``gaps`` (what the live source could not read) never skip a
+        rule: a target kind that could not be read has no objects to judge, and a looked-up kind or an
+        install fact that could not be read is judged on its default, named on each finding it touches."""
+        gaps = list(gaps or [])
+        self.index.gaps = gaps
         findings: list[Finding] = []
         looked_up: dict[str, set[str]] = {}
+        targeted: set[str] = set()
+        used: set[str] = set()
+        root = str(self.index.mesh_config.get("rootNamespace") or "istio-system")
         for r in sorted(rules, key=lambda x: x.code):
             ctx = self.context(r)
-            # judging on partial input would mislead: where a kind the rule needs could not be read
-            # (everywhere, or in one namespace), the rule skips those subjects, and MC003 names it
-            gaps = [u for u in unreadable if _needs(r, u.get("kind")) and u.get("skips_rules", True)]
-            everywhere = any(u.get("namespace") is None for u in gaps)
-            gap_namespaces = {u.get("namespace") for u in gaps}
-            for u in gaps:
-                u.setdefault("skipped_rules", []).append(r.code)
-            if everywhere:
-                continue
+            if r.sidecar_only:
+                ctx.facts_used.add("mode")
+            mine: list[Finding] = []
             for subject in _subjects(r, self.index):
                 obj = _obj(subject)
-                if gap_namespaces and obj.namespace in gap_namespaces:
-                    continue
                 if r.sidecar_only and self.index.mode_of(subject).mode is not MeshMode.SIDECAR:
                     continue
                 try:
@@ -152,10 +159,16 @@ class Engine:
                     findings.append(self._crash(r, obj, e))
                     continue
                 for d in diags:
-                    findings.append(self._finding(r, subject, d, ctx))
+                    mine.append(self._finding(r, subject, d, ctx))
             looked_up[r.code] = set(ctx.looked_up)
-        for u in unreadable:
-            findings.append(self._unreadable(u))
+            lookups = _expand(r.reads | ctx.looked_up)
+            targeted |= _expand(r.targets)
+            used |= lookups | {f"fact:{f}" for f in ctx.facts_used}
+            relevant = [g for g in gaps if (g.kind in lookups and not g.fact) or g.fact in ctx.facts_used]
+            findings += [self._qualified(f, relevant, root) for f in mine] if relevant else mine
+        if gaps:
+            findings.append(self._unreadable(gaps))
+        unreadable = [{**g.to_json(), "effect": effect(g, targeted, used)} for g in gaps]
         objects = [o for objs in self.index.by_kind.values() for o in objs]
         findings, problems = apply_suppressions(
             findings, objects, self.config.suppress, {r.code for r in rules}, self.use_annotations
@@ -165,7 +178,21 @@ class Engine:
             diagnostic = Diagnostic(p.path, p.message, {"code": p.code})
             findings.append(Finding(er, er.severity, p.obj, p.obj.origin, diagnostic))
         findings.sort(key=lambda f: f.sort_key)
-        return RunResult(findings, rules, self.index, unreadable, looked_up)
+        return RunResult(findings, rules, self.index, unreadable, looked_up, gaps)
+
+    def _qualified(self, f: Finding, gaps: list[Gap], root: str) -> Finding:
+        """The finding with the gaps that could change it named: those where its object is."""
+        extra = []
+        for g in gaps:
+            if g.affects(f.object.namespace, root):
+                mode = None
+                if g.fact == "mode":
+                    mode = self.index.inferred_namespaces.get(f.object.namespace or "") or (
+                        f"{self.index.assume_mode.value} mode assumed (no running pods there to infer it from)")
+                extra.append(g.assumption(mode))
+        if not extra:
+            return f
+        return dataclasses.replace(f, assumptions=tuple(dict.fromkeys((*f.assumptions, *extra))))
 
     # -- building findings ----------------------------------------------------------------
 
@@ -176,19 +203,24 @@ class Engine:
         d = Diagnostic("", msg, {"rule": r.code, "plugin": r.plugin, "error": type(e).__name__})
         return Finding(RULE_CRASHED, RULE_CRASHED.severity, obj.ref, obj.location(), d)
 
-    def _unreadable(self, u: dict[str, Any]) -> Finding:
-        ref = ObjectRef(u.get("apiVersion", "v1"), u.get("kind") or "Input", u.get("namespace"), u.get("name", "*"),
-                        u.get("origin", ""))
-        rules = ", ".join(u.get("skipped_rules", [])) or "none"
-        msg = f"could not read {u.get('what', ref.kind)}: {u.get('reason', 'unknown reason')}; rules skipped: {rules}"
-        return Finding(INPUT_UNREADABLE, INPUT_UNREADABLE.severity, ref, ref.origin,
-                       Diagnostic("", msg, {k: v for k, v in u.items() if k != "origin"}))
+    def _unreadable(self, gaps: list[Gap]) -> Finding:
+        """One MC003 for the whole run: what could not be read, grouped (the summary has the detail)."""
+        rows = group(gaps)
+        listed = "; ".join(f"{kind} ({scope}: {reason})" for kind, scope, reason in rows[:6])
+        more = f"; and {len(rows) - 6} more" if len(rows) > 6 else ""
+        msg = (f"{len(gaps)} part(s) of the input could not be read: {listed}{more}. Objects that could not be "
+               "read are not judged; findings whose verdict rests on the rest name that assumption")
+        ref = ObjectRef("v1", "Input", None, "*", "")
+        args = {"unreadable": [g.to_json() for g in gaps]}
+        return Finding(INPUT_UNREADABLE, INPUT_UNREADABLE.severity, ref, ref.origin, Diagnostic("", msg, args))
 
     def _finding(self, r: Rule, subject: K8sObject | Workload, d: Diagnostic, ctx: Context) -> Finding:
         obj = _obj(subject)
         sev = self.config.severity.get(r.code, r.severity)
         owner = self.pm.hook.meshcheck_detect_owner(obj=obj, ctx=ctx)
-        f = Finding(r, sev, obj.ref, obj.location(d.path), d, (), owner)
+        if d.assumptions and sev > Severity.WARNING:  # the verdict rests on an unknown: reading it may clear it
+            sev = Severity.WARNING
+        f = Finding(r, sev, obj.ref, obj.location(d.path), d, (), owner, assumptions=d.assumptions)
         results = []
         for fix in d.fixes:
             vetoes = [v for v in self.pm.hook.meshcheck_veto_fix(fix=fix, finding=f, ctx=ctx) if v]

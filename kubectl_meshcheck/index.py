@@ -17,6 +17,7 @@ from typing import Any
 from .mesh import injection
 from .mesh.config import MeshConfig, is_mesh_configmap, mesh_config_from
 from .mesh.observed import ObservedPod, observe
+from .access import Gap
 from .model import K8sObject, MeshMode, ObjectRef, Workload
 
 #: kind -> JSON Pointer of its pod template
@@ -119,13 +120,18 @@ class Index:
         force_mode: MeshMode | None = None,
         injector_settings: injection.InjectorSettings | None = None,
         scope: Iterable[str] | None = None,
+        pod_evidence: Mapping[str, Mapping[MeshMode, int]] | None = None,
     ) -> None:
         """``assume_mode`` applies to namespaces the input does not describe; ``force_mode`` (an
         explicit ``--mesh-mode``) to every namespace, as if labelled so: "what if we meshed this?".
         Pod-level labels and Istio's never-inject rules still apply.
 
         ``scope`` (``-n``): the namespaces whose objects are judged and shown. Objects elsewhere (the
-        root namespace's PeerAuthentications, istiod, the mesh config...) still inform every lookup."""
+        root namespace's PeerAuthentications, istiod, the mesh config...) still inform every lookup.
+
+        ``pod_evidence``: per namespace, how many running pods show each mode (the live source counts
+        them as it reads, also the owned pods it drops); without it, counted from the input's Pods. It
+        decides the mode of namespaces whose Namespace object the input lacks, before any assumption."""
         self.scope = frozenset(scope) if scope is not None else None
         self.by_kind: dict[str, list[K8sObject]] = defaultdict(list)  # in scope: judged and shown
         self._all_by_kind: dict[str, list[K8sObject]] = defaultdict(list)  # also what only informs lookups
@@ -158,9 +164,20 @@ class Index:
         self._svc_to_wl: dict[tuple, list[Workload]] | None = None
         self._wl_to_svc: dict[ObjectRef, list[K8sObject]] | None = None
         self.assumed_namespaces: set[str] = set()
+        self.inferred_namespaces: dict[str, str] = {}  # namespace -> which pods decided its mode
         self.unmeshed_namespaces: set[str] = set()
+        if pod_evidence is None:
+            counts: dict[str, dict[MeshMode, int]] = defaultdict(lambda: defaultdict(int))
+            for pod in self._all_by_kind.get("Pod", []):
+                seen = injection.pod_mode_evidence(pod.data)
+                if seen is not None:
+                    counts[pod.namespace or ""][seen] += 1
+            pod_evidence = counts
+        self._inferred_mode = {ns: d for ns, c in pod_evidence.items()
+                               if (d := injection.infer_namespace_mode(ns, dict(c))) is not None}
         self._modes: dict[tuple, injection.ModeDecision] = {}
         self.memo: dict[tuple, Any] = {}
+        self.gaps: list[Gap] = []  # what the live source could not read (set by the engine)
 
     def in_scope(self, obj: K8sObject) -> bool:
         """Judged and shown in this run: everything without ``-n``; else its namespace's objects
@@ -281,12 +298,20 @@ class Index:
         """``record``: note assumed and unmeshed namespaces for the summary (not while a fix is re-checked)."""
         ns = obj.namespace
         ns_labels = self.namespace_labels.get(ns) if ns is not None and not self.force_mode else None
+        inferred = self._inferred_mode.get(ns or "") if ns_labels is None and not self.force_mode else None
+        assume = inferred.mode if inferred else self.assume_mode
         if isinstance(obj, Workload):
-            d = injection.dataplane_mode(ns, ns_labels, obj.pod_meta, obj.pod_spec, self.assume_mode)
+            d = injection.dataplane_mode(ns, ns_labels, obj.pod_meta, obj.pod_spec, assume)
         else:
-            d = injection.namespace_mode(ns, ns_labels, self.assume_mode)
+            d = injection.namespace_mode(ns, ns_labels, assume)
         if d.assumed and self.force_mode:
             return injection.ModeDecision(d.mode, f"--mesh-mode {d.mode.value}")
+        if d.assumed and inferred:
+            if record:
+                self.inferred_namespaces[ns or ""] = inferred.reason
+                if inferred.mode is MeshMode.NONE:
+                    self.unmeshed_namespaces.add(ns or "")
+            return inferred
         if record and d.assumed:
             self.assumed_namespaces.add(ns or "")
         elif record and d.mode is MeshMode.NONE and ns in self.namespace_labels and (
@@ -322,6 +347,7 @@ class Context:
             if index.by_ref(ref) is None:
                 self._added[ref.kind].append(obj)
         self.looked_up: set[str] = set()
+        self.facts_used: set[str] = set()  # install facts read: "mesh-config", "injector", "mode"
         self._any_kind = False
 
     @classmethod
@@ -339,6 +365,7 @@ class Context:
         ctx = Context(self._index, self._kinds, self.params, self.rule_code)
         ctx._any_kind = self._any_kind
         ctx.looked_up = self.looked_up
+        ctx.facts_used = self.facts_used
         return ctx
 
     def changes(self, kind: str) -> tuple[set[tuple[str, str, str]], list[K8sObject]] | None:
@@ -369,13 +396,22 @@ class Context:
 
     @property
     def mesh_config(self) -> MeshConfig:
+        self.facts_used.add("mesh-config")
         return self._index.mesh_config
 
     @property
     def injector_settings(self) -> injection.InjectorSettings:
         """How the install injects (Istio version, native sidecars, CNI, hold): install facts like the
         mesh config, so not a declared-kind lookup."""
+        self.facts_used.add("injector")
         return self._index.injector_settings
+
+    def unknown(self, kind: str, namespace: str | None) -> list[str]:
+        """Why objects of ``kind`` that could apply to ``namespace`` may be missing from the input (RBAC,
+        timeouts): one sentence per gap, empty when all were read. A fact that says "none covers it"
+        should say "unknown" instead when this is not empty (see :mod:`kubectl_meshcheck.access`)."""
+        root = str(self._index.mesh_config.get("rootNamespace") or "istio-system")
+        return [g.assumption() for g in self._index.gaps if g.kind == kind and g.affects(namespace, root)]
 
     @property
     def force_mode(self) -> MeshMode | None:
@@ -418,6 +454,7 @@ class Context:
 
     def mode_of(self, obj: K8sObject | Workload) -> injection.ModeDecision:
         """Sidecar, ambient or none for a workload's pods (or a namespace's, for other objects)."""
+        self.facts_used.add("mode")
         if self._repl:  # a fix may have changed the labels that decide it
             return self._index._decide_mode(obj, record=False)
         return self._index.mode_of(obj)

@@ -321,6 +321,9 @@ class Diagnostic:
     #: what at ``path`` the finding is about, when one field holds several (the hosts of a Kafka list or
     #: of a mounted file): a fix is verified when the finding with this path and subject is gone
     subject: str = ""
+    #: unknown facts the verdict itself rests on ("ServiceEntries in istio-system could not be read"):
+    #: the finding names them and is at most a warning, since reading them could clear it
+    assumptions: tuple[str, ...] = ()
 
 
 CheckFn = Callable[[Any, Any], Iterable[Diagnostic]]
@@ -442,6 +445,9 @@ class Finding:
     fixes: tuple[FixResult, ...] = ()
     owner: Owner | None = None
     suppressed: Suppression | None = None
+    #: what the verdict rests on that could not be read (the rule's own, then the engine's: a kind the
+    #: rule looked up, or an install fact it used, unreadable where this object is)
+    assumptions: tuple[str, ...] = ()
 
     @property
     def code(self) -> str:

@@ -133,6 +133,7 @@ def _unregistered(wl, ctx, want):
             args=_endpoint_args(j, eg),
             related=tuple(c.ref for c in j.captures),
             subject=f"{ep.host}:{ep.port}",
+            assumptions=j.coverage.unknown,
             fixes=((_sidecar_import(hidden, f"{j.coverage.entry.namespace}/{ep.host}"),) if hidden is not None
                    and j.coverage.entry is not None else ()) + (_se_fix(wl, j, eg, ctx),),
         )

@@ -27,6 +27,8 @@ hostnames in ``*_HOST``-style variables (with a sibling ``*_PORT``), Cloud SQL i
 
 from __future__ import annotations
 
+import dataclasses
+
 import functools
 
 import ipaddress
@@ -609,6 +611,8 @@ class Coverage:
     how: str = ""
     port_missing: bool = False  # host/address matched but no port of that number
     hidden_by: K8sObject | None = None  # the entry would cover it, but this Sidecar does not import it
+    #: why an entry that would cover it may exist unseen (ServiceEntries that could not be read)
+    unknown: tuple[str, ...] = ()
 
     @property
     def covered(self) -> bool:
@@ -895,6 +899,7 @@ class Judged:
                 "notImportedBy": (f"{self.coverage.hidden_by.namespace}/{self.coverage.hidden_by.name}"
                                   if self.coverage.hidden_by is not None else None),
                 "capturedBy": [c.to_json() for c in self.captures],
+                "coverageUnknown": list(self.coverage.unknown) or None,
                 "egressGateway": self.gateway[1] if self.gateway else None,
                 "routedBy": f"{self.gateway[0].namespace}/{self.gateway[0].name}" if self.gateway else None,
                 "fate": self.fate(policy)}
@@ -1017,6 +1022,10 @@ def _egress_of(wl: Workload, ctx: Any) -> WorkloadEgress:
             full = covering(visible_index, ep)
             if full.covered:
                 cov = Coverage(full.entry, full.how, hidden_by=sidecar)
+        if not ep.in_cluster and not cov.covered:
+            unknown = ctx.unknown("ServiceEntry", ns)
+            if unknown:  # judged on what could be read; the entry that covers it may be among the rest
+                cov = dataclasses.replace(cov, unknown=tuple(unknown))
         caps: tuple[Capture, ...] = ()
         if not ep.in_cluster and not cov.covered and ep.port is not None:
             caps = tuple(c for c in listeners.get(ep.port, []) if c.how == "TCP" or ep.server_first)

@@ -52,6 +52,8 @@ class ModeDecision:
     mode: MeshMode
     reason: str
     assumed: bool = False
+    #: decided from what the namespace's running pods show, its Namespace object being unknown
+    inferred: bool = False
 
 
 def _mapping(value: Any) -> dict:
@@ -122,6 +124,43 @@ def dataplane_mode(
             return ModeDecision(MeshMode.AMBIENT, f"namespace label {DATAPLANE_LABEL}=ambient")
         return ModeDecision(MeshMode.NONE, f"namespace {namespace} has no injection or ambient label")
     return ModeDecision(assume, f"namespace {namespace or '(none)'} not in the input; assumed {assume.value}", True)
+
+
+AMBIENT_REDIRECTION = "ambient.istio.io/redirection"  # set by istio-cni on enrolled pods (istio-facts §F)
+
+
+def pod_mode_evidence(pod: dict) -> MeshMode | None:
+    """What a running pod shows of its namespace's data-plane mode, when the Namespace cannot be read:
+    injected (sidecar), enrolled in ambient (``ambient.istio.io/redirection: enabled``), or neither.
+    None for pods that are not evidence: manifests that never ran (no ``status``), and pods that decide
+    for themselves (pod-level inject or dataplane labels, the inject annotation, hostNetwork)."""
+    meta = _mapping(pod.get("metadata"))
+    spec = _mapping(pod.get("spec"))
+    if not isinstance(pod.get("status"), dict):
+        return None
+    if is_injected(meta, spec):
+        return MeshMode.SIDECAR
+    labels, annotations = _mapping(meta.get("labels")), _mapping(meta.get("annotations"))
+    if str(annotations.get(AMBIENT_REDIRECTION, "")).lower() == "enabled":
+        return MeshMode.AMBIENT
+    if (spec.get("hostNetwork") is True or INJECT_LABEL in labels or INJECT_LABEL in annotations
+            or REV_LABEL in labels or DATAPLANE_LABEL in labels):
+        return None
+    return MeshMode.NONE
+
+
+def infer_namespace_mode(namespace: str, counts: dict[MeshMode, int]) -> ModeDecision | None:
+    """The mode most of a namespace's running pods show (ties go to sidecar, the usual assumption);
+    None without evidence. The reason says which evidence decided."""
+    total = sum(counts.values())
+    if not total:
+        return None
+    order = (MeshMode.SIDECAR, MeshMode.AMBIENT, MeshMode.NONE)
+    mode = max(order, key=lambda m: (counts.get(m, 0), -order.index(m)))
+    shown = {MeshMode.SIDECAR: "injected", MeshMode.AMBIENT: "ambient-enrolled", MeshMode.NONE: "without a sidecar"}
+    parts = ", ".join(f"{counts[m]} {shown[m]}" for m in order if counts.get(m))
+    return ModeDecision(mode, f"namespace {namespace}: {mode.value} mode inferred from its running pods ({parts})",
+                        inferred=True)
 
 
 def namespace_mode(namespace: str | None, ns_labels: dict | None, assume: MeshMode) -> ModeDecision:

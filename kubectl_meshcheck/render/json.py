@@ -3,7 +3,8 @@
 Findings: ``{"findings": [...], "summary": {...}, "unreadable": [...], "notes": [...]}``; topic
 views add ``"rows"``. Each finding: code, rule, category (the topic), severity, object
 (apiVersion, kind, namespace, name, origin), location, path, message, args, related, owner,
-fixes (title, applicability, target, patch, caveats, verified, kubectl, withheld), suppressed.
+fixes (title, applicability, target, patch, caveats, verified, kubectl, withheld), suppressed,
+assumptions (what the verdict rests on that could not be read: empty with full access).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def finding_to_json(f: Finding) -> dict[str, Any]:
         "owner": f.owner.to_json() if f.owner else None,
         "fixes": [fix_to_json(r.fix, r.verified, r.withheld, r.note) for r in f.fixes],
         "suppressed": {"by": f.suppressed.source, "reason": f.suppressed.reason} if f.suppressed else None,
+        "assumptions": list(f.assumptions),
     }
 
 

@@ -30,13 +30,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..access import EXPORTED_KINDS, Gap
 from ..index import SELECTABLE_KINDS, TEMPLATE_PATHS
+from ..mesh.injection import pod_mode_evidence
 
 try:  # measured: 1.6x the stdlib's speed on pages of injected Pods, the bulk of a live read
     from orjson import loads as _loads
 except ImportError:  # pragma: no cover - a build without the compiled dependency
     from json import loads as _loads
-from ..model import K8sObject, ObjectRef
+from ..model import K8sObject, MeshMode, ObjectRef
 
 PAGE = 500  # kubectl's --chunk-size default
 RETRIES = 2  # bounded retries on 429/5xx; urllib3's own retries are switched off
@@ -91,16 +93,14 @@ APIS: dict[str, Api] = {
 WORKLOAD_KINDS = tuple(k for k in TEMPLATE_PATHS if k in APIS)  # every kind with a pod template
 NEVER_READ = frozenset({"Secret"})
 ROOT_NAMESPACE = "istio-system"  # Istio's default root namespace (mesh-wide policies live there)
-#: the install's own objects, read one by one: (kind, namespace, name, what is assumed without it)
+#: the install's own objects, read one by one: (kind, namespace, name, the install fact it decides)
 INSTALL_OBJECTS = (
-    ("ConfigMap", "istio-system", "istio", "the mesh config; Istio's defaults are assumed"),
-    ("ConfigMap", "istio-system", "istio-sidecar-injector", "the injector's values; defaults are assumed"),
-    ("Deployment", "istio-system", "istiod", "the Istio version and native-sidecar setting; defaults are assumed"),
+    ("ConfigMap", "istio-system", "istio", "mesh-config"),
+    ("ConfigMap", "istio-system", "istio-sidecar-injector", "injector"),
+    ("Deployment", "istio-system", "istiod", "injector"),  # the Istio version, ENABLE_NATIVE_SIDECARS
 )
-
-
-#: what is assumed when a kind read for the install's settings cannot be read
-WHY = {"Node": " (kubelet versions decide native sidecars under 'auto'; classic sidecars are assumed)"}
+#: kinds read for an install fact rather than for a rule (kubelet versions decide native sidecars)
+FACT_KINDS = {"Node": "injector", "Namespace": "mode"}
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,7 @@ class Task:
     what: str  # how a problem reading it is named
     single: bool = False
     fallback: tuple[Task, ...] = ()  # read these instead when this one is forbidden (403)
+    fact: str | None = None  # the install fact it decides (access.FACTS), when no rule declares it
 
 
 @dataclass
@@ -129,7 +130,9 @@ class ClusterSettings:
 @dataclass
 class ClusterResult:
     objects: list[K8sObject] = field(default_factory=list)
-    unreadable: list[dict[str, Any]] = field(default_factory=list)
+    unreadable: list[Gap] = field(default_factory=list)
+    #: per namespace, how many running pods show each data-plane mode (also the owned ones dropped)
+    pod_evidence: dict[str, dict[MeshMode, int]] = field(default_factory=dict)
     context: str = ""
     server_version: str = ""
     namespaces: list[str] | None = None  # None: all namespaces
@@ -314,12 +317,13 @@ def read_cluster(settings: ClusterSettings, rule_kinds: set[str] | frozenset[str
         result.kinds.append(kind)
         if kind == "Namespace" and namespaces is not None:
             ns = namespaces[0]
-            tasks.append(Task(kind, api_version, f"{base}/namespaces/{ns}", None, f"Namespace {ns} (its labels "
-                              "decide the mesh mode; sidecar mode is assumed)", single=True))
+            tasks.append(Task(kind, api_version, f"{base}/namespaces/{ns}", ns, f"Namespace {ns}", single=True,
+                              fact="mode"))
         elif kind == "ConfigMap" and "ConfigMap" not in rule_kinds:
             continue  # only the install's ConfigMaps, below
         elif not api.namespaced or namespaces is None:
-            tasks.append(Task(kind, api_version, f"{base}/{api.plural}", None, kind + WHY.get(kind, "")))
+            fact = FACT_KINDS.get(kind) if kind == "Namespace" or kind not in rule_kinds else None
+            tasks.append(Task(kind, api_version, f"{base}/{api.plural}", None, kind, fact=fact))
             listed.add((kind, None))
         elif api.group.endswith("istio.io"):
             # Istio config reaches across namespaces (root-namespace PeerAuthentications and Sidecars,
@@ -334,14 +338,14 @@ def read_cluster(settings: ClusterSettings, rule_kinds: set[str] | frozenset[str
                                   f"{kind} in namespace {ns}"))
                 listed.add((kind, ns))
     wanted = [o for o in INSTALL_OBJECTS if o[0] == "ConfigMap" or "Workload" in rule_kinds]
-    for kind, ns, name, why in wanted:  # single GETs for what no list above covers
+    for kind, ns, name, fact in wanted:  # single GETs for what no list above covers
         api = APIS[kind]
         served_as = _served_as(api, served)
         if served_as is None or (kind, None) in listed or (kind, ns) in listed:
             continue
         api_version, base = served_as
         tasks.append(Task(kind, api_version, f"{base}/namespaces/{ns}/{api.plural}/{name}", ns,
-                          f"{kind} {ns}/{name} ({why})", single=True))
+                          f"{kind} {ns}/{name}", single=True, fact=fact))
 
     origin = f"cluster:{client.context}"
     # controller-owned Pods, ReplicaSets and Jobs are not workloads of their own (the controller's
@@ -354,9 +358,13 @@ def read_cluster(settings: ClusterSettings, rule_kinds: set[str] | frozenset[str
         with ThreadPoolExecutor(PARALLEL_KINDS) as pool:
             futures = [pool.submit(_read, client, t, settings, origin, t.kind in drop_owned) for t in tasks]
             for task, fut in zip(tasks, futures):  # in task order: the result does not depend on timing
-                objects, unreadable, dropped = fut.result()
+                objects, unreadable, dropped, evidence = fut.result()
                 if dropped:
                     result.owned_skipped[task.kind] = result.owned_skipped.get(task.kind, 0) + dropped
+                for ns, counts in evidence.items():
+                    mine = result.pod_evidence.setdefault(ns, {})
+                    for mode, n in counts.items():
+                        mine[mode] = mine.get(mode, 0) + n
                 result.objects.extend(objects)
                 result.unreadable.extend(unreadable)
                 done += 1
@@ -408,9 +416,9 @@ def _read_referenced_configmaps(client: _Client, result: ClusterResult, settings
     with ThreadPoolExecutor(PARALLEL_KINDS) as pool:
         futures = [pool.submit(_read, client, t, settings, origin) for t, _ in tasks]
         for (_, names), fut in zip(tasks, futures):
-            objects, unreadable, _ = fut.result()
+            objects, unreadable, _, _ = fut.result()
             result.objects += [o for o in objects if o.name in names]
-            result.unreadable += [{**u, "skips_rules": False} for u in unreadable]
+            result.unreadable += unreadable
 
 
 def _served_as(api: Api, served: dict[str, tuple[str, ...]]) -> tuple[str, str] | None:
@@ -459,13 +467,16 @@ def _slim(item: dict) -> dict:
     return item
 
 
-def _read(client: _Client, task: Task, settings: ClusterSettings, origin: str,
-          drop_owned: bool = False) -> tuple[list[K8sObject], list[dict[str, Any]], int]:
-    """All pages of one list (or one GET): the objects (and how many owned ones were dropped), or why
-    they could not be read."""
+Read = tuple[list[K8sObject], list[Gap], int, dict[str, dict[MeshMode, int]]]
+
+
+def _read(client: _Client, task: Task, settings: ClusterSettings, origin: str, drop_owned: bool = False) -> Read:
+    """All pages of one list (or one GET): the objects, how many owned ones were dropped, and for Pods
+    the data-plane mode each namespace's running pods show; or why they could not be read."""
     kind, api_version, path, single, ns, what = (task.kind, task.api_version, task.path, task.single,
                                                  task.namespace, task.what)
     objects: list[K8sObject] = []
+    evidence: dict[str, dict[MeshMode, int]] = {}
     dropped = 0
     cont: str | None = None
     restarted = False
@@ -483,21 +494,24 @@ def _read(client: _Client, task: Task, settings: ClusterSettings, origin: str,
             if not _is_transport_error(e):
                 raise
             timeout = f" (--request-timeout {settings.request_timeout:g}s)" if settings.request_timeout else ""
-            return [], [_unreadable(kind, ns, what, f"request failed: {_transport_text(e)}{timeout}")], 0
+            return [], [_gap(task, f"request failed: {_transport_text(e)}{timeout}")], 0, {}
         if status == 401:
             raise ClusterError(f"not authorised to read {what} (401 Unauthorized)")
         if status == 404 and single:
-            return [], [], 0  # the namespace or the mesh ConfigMap does not exist: nothing to read
+            return [], [], 0, {}  # the namespace or the mesh ConfigMap does not exist: nothing to read
         if status == 410 and cont and not restarted:  # continue token expired: one fresh, consistent list
-            objects, dropped, cont, restarted = [], 0, None, True
+            objects, evidence, dropped, cont, restarted = [], {}, 0, None, True
             continue
         if status == 403 and task.fallback and not cont:
-            return _read_all(client, task.fallback, settings, origin, drop_owned)
+            return _fall_back(client, task, _message(raw, status), settings, origin, drop_owned)
         if status >= 400:
-            return [], [_unreadable(kind, ns, what, _message(raw, status))], 0
+            return [], [_gap(task, _message(raw, status))], 0, {}
         body = _json(raw)
         items = [body] if single else body.get("items") or []
         for item in items:
+            if kind == "Pod" and (seen := pod_mode_evidence(item)) is not None:
+                counts = evidence.setdefault((item.get("metadata") or {}).get("namespace") or "", {})
+                counts[seen] = counts.get(seen, 0) + 1
             if drop_owned and _owned(item):
                 dropped += 1
                 continue
@@ -508,21 +522,28 @@ def _read(client: _Client, task: Task, settings: ClusterSettings, origin: str,
             objects.append(K8sObject(_slim(item), ref))
         cont = None if single else (body.get("metadata") or {}).get("continue")
         if not cont:
-            return objects, [], dropped
+            return objects, [], dropped, evidence
 
 
-def _read_all(client: _Client, tasks: tuple[Task, ...], settings: ClusterSettings, origin: str,
-              drop_owned: bool) -> tuple[list[K8sObject], list[dict[str, Any]], int]:
+def _fall_back(client: _Client, task: Task, reason: str, settings: ClusterSettings, origin: str,
+               drop_owned: bool) -> Read:
+    """The cluster-wide list was forbidden: read the namespaces in scope and the root one instead. Of
+    kinds whose objects reach across namespaces (``exportTo``), the other namespaces stay unknown: one
+    gap says so, not one per namespace."""
     objects: list[K8sObject] = []
-    unreadable: list[dict[str, Any]] = []
+    gaps: list[Gap] = []
     dropped = 0
-    for t in tasks:
-        o, u, d = _read(client, t, settings, origin, drop_owned)
+    for t in task.fallback:
+        o, u, d, _ = _read(client, t, settings, origin, drop_owned)
         objects += o
-        unreadable += u
+        gaps += u
         dropped += d
-    return objects, unreadable, dropped
+    if task.kind in EXPORTED_KINDS:
+        read_in = tuple(t.namespace or "" for t in task.fallback)
+        gaps.append(Gap(task.kind, None, f"{task.kind} outside {', '.join(read_in)}", reason, elsewhere=True,
+                        read_in=read_in))
+    return objects, gaps, dropped, {}
 
 
-def _unreadable(kind: str, ns: str | None, what: str, reason: str) -> dict[str, Any]:
-    return {"kind": kind, "namespace": ns, "what": what, "reason": reason}
+def _gap(task: Task, reason: str) -> Gap:
+    return Gap(task.kind, task.namespace, task.what, reason, task.fact, single=task.single)

@@ -302,8 +302,10 @@ class KubeAPIServer:
 
     def __init__(self, objects: Iterable[dict] = (), token: str | None = None, absent_groups: Iterable[str] = (),
                  served_versions: dict[str, list[str]] | None = None, version: str = "v1.32.4",
-                 host: str = "127.0.0.1", port: int = 0):
+                 host: str = "127.0.0.1", port: int = 0, authorizer: Any = None):
+        """``authorizer``: an :class:`~tests.kubeapi.rbac.Authorizer` (RBAC grants); None allows everything."""
         self.token, self.version, self.host, self.port = token, version, host, port
+        self.authorizer = authorizer
         self.requests: list[dict[str, Any]] = []
         self._writes = 0
         self._lock = threading.Lock()
@@ -501,6 +503,9 @@ class KubeAPIServer:
         if res.plural == "namespaces" and name:
             namespace = name  # RBAC sees a Namespace GET as a request in that namespace
         verb = "get" if name else "list"
+        if self.authorizer is not None and not self.authorizer.allows(verb, res.group, res.plural, namespace):
+            raise self._fault_error(Fault(res.plural, namespace, verb, 403, 0, None, None, None, None), res,
+                                    namespace, verb, name)
         fault = self._take_fault(res, namespace, verb)
         if fault:
             if fault.delay:
