@@ -172,7 +172,10 @@ def egress_blocked_by_registry_only(wl, ctx):
     ServiceEntry visible to the workload's namespace covers (host or address, and port), while the
     outbound policy for its sidecar is REGISTRY_ONLY (mesh config, or the Sidecar resource that
     applies: a namespace or root-namespace one, or one whose ``workloadSelector`` matches). A Sidecar
-    with ``outboundTrafficPolicy: {}`` counts as REGISTRY_ONLY, as istiod reads it.
+    with ``outboundTrafficPolicy: {}`` counts as REGISTRY_ONLY, as istiod reads it. When ServiceEntries
+    that could cover the host could not be read (RBAC: the root namespace, or other namespaces whose
+    entries are exported to all), coverage is unknown: the endpoint is still reported, at most as a
+    warning, naming what could not be read (MC301-MC303 alike).
 
     What Istio does: under REGISTRY_ONLY an unknown TCP destination goes to ``BlackHoleCluster`` (the
     connection is reset at once) and an unknown HTTP host gets a 502 from Envoy. The app sees

@@ -197,7 +197,8 @@ def test_mesh_mode_is_inferred_from_running_pods_when_the_namespace_is_unreadabl
     team = every_but("namespaces", namespace="amb")
     with KubeAPIServer(objects=[ns, ambient_pod, deploy], authorizer=Authorizer(team)) as srv:
         _, doc = _run_json(srv, tmp_path, ["startup", "-n", "amb"])
-    assert "ambient mode inferred from its running pods (1 ambient-enrolled)" in doc["summary"]["inferredMeshMode"]["amb"]
+    inferred = doc["summary"]["inferredMeshMode"]["amb"]
+    assert "ambient mode inferred from its running pods (1 ambient-enrolled)" in inferred
     assert not [f for f in doc["findings"] if f["code"] == "MC207"]  # a sidecar rule: not for ambient pods
     with KubeAPIServer(objects=[ns, deploy], authorizer=Authorizer(team)) as srv:
         _, doc = _run_json(srv, tmp_path, ["startup", "-n", "amb"])  # no pods: the assumption, named

@@ -12,9 +12,10 @@
   parse), with the cyclic GC off while loading. Items come back in the same camelCase shape as
   manifests, so rules and patches work identically on both; ``managedFields`` are dropped on
   arrival (no rule reads them, and they are a fifth of a live object).
-- A 403 on a kind or namespace, a timeout, or a 429/5xx after bounded retries: that kind is reported
-  (MC003) and the rules that need it are skipped where it is missing; everything readable is still
-  analysed. An API group the server does not serve (Istio CRDs not installed) means there are no
+- A 403 on a kind or namespace, a timeout, or a 429/5xx after bounded retries: a :class:`~..access.Gap`;
+  everything readable is still analysed, and the engine names the gap on the verdicts it could change
+  (see ``access.py``). A forbidden cluster-wide list of Istio config falls back to the namespaces in
+  scope and the root one. An API group the server does not serve (Istio CRDs not installed) means there are no
   such objects: it is named in the summary, not treated as an error. Nothing reachable, or 401:
   :class:`ClusterError` (exit 4).
 - Only GET requests are ever sent.
@@ -473,8 +474,7 @@ Read = tuple[list[K8sObject], list[Gap], int, dict[str, dict[MeshMode, int]]]
 def _read(client: _Client, task: Task, settings: ClusterSettings, origin: str, drop_owned: bool = False) -> Read:
     """All pages of one list (or one GET): the objects, how many owned ones were dropped, and for Pods
     the data-plane mode each namespace's running pods show; or why they could not be read."""
-    kind, api_version, path, single, ns, what = (task.kind, task.api_version, task.path, task.single,
-                                                 task.namespace, task.what)
+    kind, api_version, path, single, what = task.kind, task.api_version, task.path, task.single, task.what
     objects: list[K8sObject] = []
     evidence: dict[str, dict[MeshMode, int]] = {}
     dropped = 0
