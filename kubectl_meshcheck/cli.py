@@ -501,6 +501,7 @@ def list_rules(code: str | None, opts: Options) -> int:
         return {"code": r.code, "name": r.name, "topic": r.topic.value, "severity": str(r.severity),
                 "fix": r.fix.value, "status": r.status.value, "plugin": r.plugin, "summary": r.summary,
                 "targets": sorted(r.targets), "reads": sorted(r.reads), "params": dict(r.params),
+                "sidecarOnly": r.sidecar_only,
                 "istioctl": list(r.ist_codes), "doc": r.doc}
 
     if opts.output in ("json", "yaml"):
@@ -509,7 +510,10 @@ def list_rules(code: str | None, opts: Options) -> int:
     elif code:
         r = rules[0]
         typer.echo(f"{r.code} {r.name} ({r.topic.value}, {r.severity}, fix: {r.fix.value}, plugin: {r.plugin})")
-        typer.echo(f"{r.summary}\n")
+        typer.echo(r.summary)
+        typer.echo("Runs on: " + ("sidecar-mode namespaces only (ambient and non-mesh namespaces are skipped; "
+                                  "rule(sidecar_only=False) to judge them too)" if r.sidecar_only
+                                  else "every namespace, whatever its mesh mode") + "\n")
         typer.echo(r.doc)
         if r.ist_codes:
             typer.echo(f"\nistioctl analyze equivalent: {', '.join(r.ist_codes)}")

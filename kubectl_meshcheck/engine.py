@@ -55,7 +55,8 @@ def _engine_rule(code: str, name: str, summary: str, severity: Severity, what: s
 
 RULE_CRASHED = _engine_rule(
     "MC001", "rule-crashed", "a rule failed on an object; other rules still ran", Severity.ERROR,
-    "a rule raised an exception (or looked up a kind it did not declare) while checking an object.",
+    "a rule raised an exception (or looked up a kind it did not declare) while checking an object, or a "
+    "plugin's owner or veto hook raised one (reported once per hook and plugin; the hook is skipped there).",
     "a third-party rule assumes spec.ports is always present and meets an ExternalName Service.",
     "report it to the plugin's authors (the message names the rule and the error); --ignore the code meanwhile.")
 UNUSED_SUPPRESSION = _engine_rule(
@@ -126,6 +127,7 @@ class Engine:
         self.config = config or Config()
         self.verify_fixes = verify_fixes
         self.use_annotations = use_annotations
+        self._hook_crashes: dict[tuple[str, str], Finding] = {}
 
     def params_for(self, r: Rule) -> dict[str, Any]:
         return {**r.params, **self.config.params.get(r.code, {})}
@@ -166,6 +168,7 @@ class Engine:
             used |= lookups | {f"fact:{f}" for f in ctx.facts_used}
             relevant = [g for g in gaps if (g.kind in lookups and not g.fact) or g.fact in ctx.facts_used]
             findings += [self._qualified(f, relevant, root) for f in mine] if relevant else mine
+        findings += self._hook_crashes.values()
         if gaps:
             findings.append(self._unreadable(gaps))
         unreadable = [{**g.to_json(), "effect": effect(g, targeted, used)} for g in gaps]
@@ -217,16 +220,42 @@ class Engine:
     def _finding(self, r: Rule, subject: K8sObject | Workload, d: Diagnostic, ctx: Context) -> Finding:
         obj = _obj(subject)
         sev = self.config.severity.get(r.code, r.severity)
-        owner = self.pm.hook.meshcheck_detect_owner(obj=obj, ctx=ctx)
         if d.assumptions and sev > Severity.WARNING:  # the verdict rests on an unknown: reading it may clear it
             sev = Severity.WARNING
-        f = Finding(r, sev, obj.ref, obj.location(d.path), d, (), owner, assumptions=d.assumptions)
+        owners = self._hook("meshcheck_detect_owner", obj, {"obj": obj, "ctx": ctx}, first=True)
         results = []
         for fix in d.fixes:
-            vetoes = [v for v in self.pm.hook.meshcheck_veto_fix(fix=fix, finding=f, ctx=ctx) if v]
             verified, note = self._verify(r, subject, d, fix) if self.verify_fixes else (None, "not verified")
-            results.append(FixResult(fix, verified, "; ".join(vetoes) or None, note))
-        return dataclasses.replace(f, fixes=tuple(results))
+            results.append(FixResult(fix, verified, None, note))
+        f = Finding(r, sev, obj.ref, obj.location(d.path), d, tuple(results), owners[0] if owners else None,
+                    assumptions=d.assumptions)
+        vetted = []
+        for res in results:  # a veto sees the finding whole, its fixes included
+            vetoes = self._hook("meshcheck_veto_fix", obj, {"fix": res.fix, "finding": f, "ctx": ctx})
+            vetted.append(dataclasses.replace(res, withheld="; ".join(str(v) for v in vetoes if v) or None))
+        return dataclasses.replace(f, fixes=tuple(vetted))
+
+    def _hook(self, name: str, obj: K8sObject, kwargs: dict[str, Any], first: bool = False) -> list[Any]:
+        """A hook's answers, asking each plugin in pluggy's order (the last registered first), so one
+        that crashes is one MC001 naming it (once per run) and the others still answer."""
+        answers = []
+        for impl in reversed(getattr(self.pm.hook, name).get_hookimpls()):
+            try:
+                value = impl.function(**{k: kwargs[k] for k in impl.argnames if k in kwargs})
+            except Exception as e:  # isolate a crashing plugin hook like a crashing rule
+                key = (name, impl.plugin_name)
+                if key not in self._hook_crashes:
+                    first_line = str(e).strip().splitlines()[0] if str(e).strip() else ""
+                    msg = (f"hook {name} of plugin {impl.plugin_name!r} crashed on this object (and is skipped "
+                           f"wherever else it fails): {type(e).__name__}: {first_line}")
+                    d = Diagnostic("", msg, {"hook": name, "plugin": impl.plugin_name, "error": type(e).__name__})
+                    self._hook_crashes[key] = Finding(RULE_CRASHED, RULE_CRASHED.severity, obj.ref, obj.location(), d)
+                continue
+            if value is not None:
+                answers.append(value)
+                if first:
+                    break
+        return answers
 
     def _verify(self, r: Rule, subject: K8sObject | Workload, d: Diagnostic, fix) -> tuple[bool | None, str]:
         """Apply the fix offline and re-run the rule: verified only if the finding is gone."""

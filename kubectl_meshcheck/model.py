@@ -42,14 +42,16 @@ class Severity(IntEnum):
 
 
 class Topic(str, Enum):
-    """The five pitfall areas; each is a subcommand running only its own rules."""
+    """The five pitfall areas (each a subcommand running only its own rules), ``org`` for an
+    organisation's rules of its own (run by ``kubectl meshcheck`` and ``--select``), and the engine's."""
 
     PORTS = "ports"
     STARTUP = "startup"
     EGRESS = "egress"
     PROBES = "probes"
     CAPTURE = "capture"
-    ENGINE = "engine"  # MC0xx: findings about the run itself
+    ORG = "org"  # an organisation's own rules that belong to none of the five (runs with every topic off)
+    ENGINE = "engine"  # MC0xx: findings about the run itself; not for plugins
 
 
 class Applicability(str, Enum):
@@ -377,8 +379,9 @@ def rule(
     """Decorator turning a check function ``(obj, ctx) -> Iterable[Diagnostic]`` into a Rule.
 
     The function's docstring is the rule's user documentation (sections: What it checks, What
-    Istio does, Example, Fixes, References). ``sidecar_only`` rules are not run for objects in
-    ambient or non-mesh namespaces. ``ist_codes`` names the ``istioctl analyze`` messages the rule
+    Istio does, Example, Fixes, References). ``sidecar_only`` (the default: most pitfalls are the
+    sidecar's) rules are not run for objects in ambient or non-mesh namespaces; pass
+    ``sidecar_only=False`` for a rule that holds whatever the mesh mode (``rules CODE`` says which). ``ist_codes`` names the ``istioctl analyze`` messages the rule
     matches, for users coming from there.
     """
 

@@ -202,8 +202,10 @@ def build_plugin_manager(
 
 
 def _check_impls(pm: pluggy.PluginManager, plugin: Any, name: str) -> None:
-    """Every ``meshcheck_*`` function a plugin defines must match a spec (catches typos)."""
-    known = {n for n in dir(pm.hook) if n.startswith("meshcheck_")}
+    """Every ``meshcheck_*`` function a plugin defines must match a spec (catches typos). The specs are
+    read from the hookspec module, not from ``pm.hook``: pluggy adds a caller there for every name a
+    plugin implements, so a misspelt ``@hookimpl`` would count as known."""
+    known = {n for n in dir(hookspecs) if n.startswith("meshcheck_")}
     for attr in dir(plugin):
         if attr.startswith("meshcheck_") and attr not in known and inspect.isroutine(getattr(plugin, attr, None)):
             raise pluggy.PluginValidationError(

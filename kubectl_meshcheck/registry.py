@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from collections.abc import Iterable
 
 from .model import CODE_RE, Rule, Status, Topic
@@ -12,6 +13,26 @@ BUNDLED_PREFIX = "MC"
 
 class RegistryError(Exception):
     """A plugin broke the rule contract (bad or duplicate code). Names the plugin(s)."""
+
+
+def _check_contract(plugin: str, r: Rule) -> None:
+    """What would make a rule register and then never run, said at once: an unknown topic, the engine's
+    topic, a kind meshcheck never reads (a typo matches nothing, silently)."""
+    from .sources.cluster import APIS  # the kinds meshcheck can read, live or from files
+
+    if not isinstance(r.topic, Topic) or r.topic is Topic.ENGINE:
+        topics = ", ".join(t.value for t in Topic if t is not Topic.ENGINE)
+        raise RegistryError(f"plugin {plugin!r}: rule {r.code} has topic {getattr(r.topic, 'value', r.topic)!r}; "
+                            f"use one of {topics} (Topic.ORG for an organisation's own)")
+    known = {*APIS, "Workload"}
+    for field_name, kinds in (("targets", r.targets), ("reads", r.reads)):
+        for kind in sorted(set(kinds) - known):
+            close = difflib.get_close_matches(kind, sorted(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f"; known kinds: {', '.join(sorted(known))}"
+            raise RegistryError(f"plugin {plugin!r}: rule {r.code} {field_name} {kind!r}, a kind meshcheck does "
+                                f"not read{hint}")
+    if not r.targets:
+        raise RegistryError(f"plugin {plugin!r}: rule {r.code} has no targets, so it would never run")
 
 
 class RuleRegistry:
@@ -33,6 +54,7 @@ class RuleRegistry:
                     f"plugin {plugin!r}: rule code {r.code!r} uses the prefix {BUNDLED_PREFIX!r}, "
                     "which is reserved for bundled rules; choose your own prefix"
                 )
+            _check_contract(plugin, r)
             if r.code in self._rules:
                 other = self._rules[r.code].plugin
                 raise RegistryError(

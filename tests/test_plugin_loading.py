@@ -32,6 +32,7 @@ from .conftest import require_kubectl
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS = REPO / "tests"
+EXAMPLES = REPO / "kubectl_meshcheck" / "examples"
 SOURCE_IGNORE = shutil.ignore_patterns(
     ".git", ".ci", "tests", "krew", "dist", "build", "*.egg-info", "__pycache__", "*.pyc",
     ".pytest_cache", ".ruff_cache", ".venv", ".mypy_cache",
@@ -441,6 +442,77 @@ def test_misspelt_hook_fails_validation_with_one_warning(venv, tmp_path):
     status = plugins(p)["typo_hook"]["status"]
     assert status.startswith("failed:") and "meshcheck_register_rule" in status
     assert len(lines(p.stderr)) == 1
+
+
+def test_misspelt_decorated_hook_is_caught_too(venv, tmp_path):
+    """pluggy adds a caller for every @hookimpl name, so the spec list must come from the hookspecs."""
+    write(tmp_path / "typo_impl.py", "from kubectl_meshcheck import hookimpl\n\n\n@hookimpl\n"
+                                     "def meshcheck_register_rule(register):\n    pass\n")
+    config = write(tmp_path / "meshcheck.yaml", "plugins:\n  paths: [./typo_impl.py]\n")
+    p = venv.run("plugins", "-o", "json", "--config", str(config), env={"MESHCHECK_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    status = plugins(p)["typo_impl"]["status"]
+    assert status.startswith("failed:") and "unknown hook 'meshcheck_register_rule'" in status
+    assert "typo_impl" in p.stderr
+
+
+@pytest.mark.parametrize("change, words", [
+    ('targets={"Service"}', ["typo_kind", "ORG101", "'Deploymnet'", "did you mean 'Deployment'"]),
+    ("topic=Topic.PORTS", ["typo_kind", "ORG101", "'engine'", "Topic.ORG"]),
+    ('targets={"Service"}, ', ["typo_kind", "ORG101", "no targets"]),
+])
+def test_a_rule_that_would_never_run_is_a_hard_error_naming_the_plugin(venv, tmp_path, change, words):
+    replacement = {'targets={"Service"}': 'targets={"Deploymnet"}', "topic=Topic.PORTS": "topic=Topic.ENGINE",
+                   'targets={"Service"}, ': "targets=(), "}[change]
+    write(tmp_path / "typo_kind.py", _rule_plugin("ORG101").replace(change, replacement))
+    config = write(tmp_path / "meshcheck.yaml", "plugins:\n  paths: [./typo_kind.py]\n")
+    p = venv.run("rules", "--config", str(config), env={"MESHCHECK_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    assert p.returncode == 3, p.stderr
+    (err,) = lines(p.stderr)
+    assert err.startswith("error: ") and all(w in err for w in words), err
+
+
+def test_an_org_topic_rule_runs_with_every_topic(venv, tmp_path):
+    write(tmp_path / "org.py", _rule_plugin("ORG101").replace("topic=Topic.PORTS", "topic=Topic.ORG").replace(
+        "return ()", "return [Diagnostic('/metadata/name', 'no team label')]").replace(
+        "import Topic,", "import Diagnostic, Topic,"))
+    config = write(tmp_path / "meshcheck.yaml", "plugins:\n  paths: [./org.py]\n")
+    env = {"MESHCHECK_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    svc = write(tmp_path / "svc.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: a, namespace: x}\n"
+                                       "spec: {ports: [{name: http, port: 80}]}\n")
+    p = venv.run("-f", str(svc), "--config", str(config), "-o", "json", env=env)
+    assert [f["category"] for f in json.loads(p.stdout)["findings"] if f["code"] == "ORG101"] == ["org"], p.stderr
+    p = venv.run("-f", str(svc), "--config", str(config), "-o", "json", "--select", "ORG", env=env)
+    assert {f["code"] for f in json.loads(p.stdout)["findings"]} == {"ORG101"}
+
+
+def test_crashing_owner_and_veto_hooks_are_one_mc001_each_and_vetoes_see_the_fixes(venv, tmp_path):
+    write(tmp_path / "hooks.py", textwrap.dedent('''\
+        from kubectl_meshcheck import hookimpl
+
+        SEEN = []
+
+
+        @hookimpl
+        def meshcheck_detect_owner(obj, ctx):
+            raise RuntimeError("owner lookup broke")
+
+
+        @hookimpl
+        def meshcheck_veto_fix(fix, finding, ctx):
+            if not finding.fixes:
+                raise AssertionError("the veto saw a finding without its fixes")
+            return None
+        '''))
+    config = write(tmp_path / "meshcheck.yaml", "plugins:\n  paths: [./hooks.py]\n")
+    p = venv.run("-f", str(EXAMPLES / "ports.yaml"), "--config", str(config), "-o", "json",
+                 env={"MESHCHECK_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr
+    doc = json.loads(p.stdout)
+    crashes = [f for f in doc["findings"] if f["code"] == "MC001"]
+    assert len(crashes) == 1 and "'hooks'" in crashes[0]["message"] and "meshcheck_detect_owner" in crashes[0][
+        "message"]
+    assert [f for f in doc["findings"] if f["code"] == "MC103"]  # the rules still ran, with their fixes
+    assert all(f["owner"] is None or f["owner"]["kind"] for f in doc["findings"])
 
 
 # -- regressions: bugs found in plugins.py and model.py by these tests -----------------------------
