@@ -565,6 +565,11 @@ def _exit(code: Any) -> None:
 def main() -> None:
     """Console-script entry point: one-line errors with distinct exit codes, tracebacks only with --debug."""
     debug = "--debug" in sys.argv
+    if sys.argv[1:2] == ["__complete"]:  # Cobra's protocol, for a krew install's kubectl_complete-meshcheck shim
+        from .complete import main as complete
+
+        complete(sys.argv[2:])
+        return
     try:
         app(prog_name="kubectl meshcheck", standalone_mode=True)
     except CliError as e:
