@@ -41,7 +41,7 @@ def _first_sentence(text: str | None) -> str:
     return re.split(r"(?<!\be\.g)(?<!\bi\.e)[.;]\s", text, maxsplit=1)[0].rstrip(".")
 
 
-class _Line:
+class CommandLine:
     """What the words before the cursor say: the command, the options given, the positionals."""
 
     def __init__(self, root: Any, words: list[str]):
@@ -103,7 +103,7 @@ def complete(args: list[str]) -> tuple[Candidates, int]:
     from . import cli
 
     words, word = (args[:-1], args[-1]) if args else ([], "")
-    line = _Line(typer.main.get_command(cli.app), words)
+    line = CommandLine(typer.main.get_command(cli.app), words)
     if line.pending is not None:
         return _values(line, line.pending, word, cli)
     if word.startswith("--") and "=" in word:
@@ -134,7 +134,7 @@ def complete(args: list[str]) -> tuple[Candidates, int]:
     return [], NO_FILE
 
 
-def _values(line: _Line, opt: Any, word: str, cli: Any) -> tuple[Candidates, int]:
+def _values(line: CommandLine, opt: Any, word: str, cli: Any) -> tuple[Candidates, int]:
     from .model import MeshMode, Severity
 
     name, metavar = opt.name, opt.metavar or ""
@@ -175,7 +175,7 @@ def _starting(items: Iterable[tuple[str, str]], word: str) -> Candidates:
     return list(seen.items())
 
 
-def _host(line: _Line, with_disabled: bool = True):
+def _host(line: CommandLine, with_disabled: bool = True):
     """The plugin host the line's own --config/--disable-plugin/--no-plugin-autoload would load; None on error."""
     from .config import load_config
     from .plugins import build_plugin_manager
@@ -189,7 +189,7 @@ def _host(line: _Line, with_disabled: bool = True):
         return None
 
 
-def _rule_codes(line: _Line, word: str, prefixes: bool) -> Candidates:
+def _rule_codes(line: CommandLine, word: str, prefixes: bool) -> Candidates:
     host = _host(line)
     if host is None:
         return []
@@ -237,7 +237,7 @@ def _kubeconfig(explicit: str | None) -> tuple[dict[str, str], str | None]:
     return contexts, current
 
 
-def _namespaces(line: _Line) -> list[str]:
+def _namespaces(line: CommandLine) -> list[str]:
     """The cluster's namespaces if kubectl lists them within 1 s; else those the kubeconfig names."""
     kubectl = os.environ.get("KUBECTL_PATH") or shutil.which("kubectl")
     if kubectl:
