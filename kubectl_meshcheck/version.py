@@ -13,6 +13,7 @@ import pkgutil
 import platform
 import sys
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from . import __version__
@@ -46,6 +47,7 @@ def newest_istio_behaviour() -> dict[str, Any]:
 def report(host) -> dict[str, Any]:
     return {
         "meshcheck": __version__,
+        "location": str(Path(__file__).resolve().parent),  # which copy runs: pip's, krew's, a checkout
         "python": {"version": platform.python_version(), "implementation": platform.python_implementation(),
                    "executable": sys.executable},
         "kubernetesClient": _dist_version("kubernetes"),
@@ -60,7 +62,7 @@ def report(host) -> dict[str, Any]:
 def text(doc: dict[str, Any]) -> str:
     py = doc["python"]
     istio = doc["istioBehaviour"]
-    lines = [f"kubectl meshcheck {doc['meshcheck']}",
+    lines = [f"kubectl meshcheck {doc['meshcheck']} ({doc['location']})",
              f"Python {py['version']} ({py['implementation']}, {py['executable']})",
              f"kubernetes client {doc['kubernetesClient'] or 'not installed'}",
              f"Istio behaviour modelled up to {istio['version'] or 'unknown'} ({istio['gate'] or '-'}); "

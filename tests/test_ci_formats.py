@@ -295,7 +295,8 @@ def test_version_names_tool_python_client_istio_and_plugins():
     assert re.fullmatch(r"1\.\d+", doc["istioBehaviour"]["version"])
     assert {"ports", "startup", "egress", "probes", "capture"} <= {pl["name"] for pl in doc["plugins"]}
     text = run("--version")
-    assert text.returncode == 0 and text.stdout.startswith(f"kubectl meshcheck {doc['meshcheck']}\n")
+    assert text.returncode == 0 and text.stdout.startswith(f"kubectl meshcheck {doc['meshcheck']} (")
+    assert Path(doc["location"]) == ROOT / "kubectl_meshcheck" or "site-packages" in doc["location"]
     assert f"Istio behaviour modelled up to {doc['istioBehaviour']['version']}" in text.stdout
     assert run("version", "-o", "yaml").returncode == 0
     assert run("version", "-o", "sarif").returncode == 3
