@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -33,6 +34,7 @@ from .. import __version__
 from ..fixes import apply_ops, fix_to_json
 from ..model import Finding, Fix, K8sObject, Rule, Severity
 from ..ruledoc import HOMEPAGE, help_uri, sections, to_markdown
+from ..sources import yamlfast
 from .json import dump_json
 from .locations import by_ref, file_of, logical_name, place, relative, repo_root, source_line
 
@@ -41,8 +43,6 @@ LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "
 #: GitHub's ``problem.severity``: error, warning or recommendation
 PROBLEM_SEVERITY = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "recommendation"}
 MAX_DESCRIPTION = 1000
-#: files larger than this get no SARIF text edits (each edit is proven by re-parsing the file)
-MAX_EDIT_FILE = 1 << 20
 
 
 def render(findings: list[Finding], rules: list[Rule], summary: dict, unreadable: list,
@@ -186,7 +186,7 @@ def _sarif_fix(fix: Fix, lookup: dict) -> dict[str, Any] | None:
         if obj is None or part.created is not None:
             return None
         file, _, _ = file_of(obj.ref.origin)
-        if file is None or Path(file).stat().st_size > MAX_EDIT_FILE:
+        if file is None:
             return None
         edits = _edits(obj, part, file)
         if edits is None or not _proven(obj, part, file, edits):
@@ -279,10 +279,11 @@ def _insert_key(file: str, line: int | None, key: str, value: Any) -> Edit | Non
     return (line + 1, 1, 1, f"{indent}{k}: {_scalar_text(value)}\n")
 
 
-def _apply_edits(lines: list[str], edits: list[Edit]) -> str:
+def _apply_edits(lines: list[str], edits: list[Edit], first: int = 1) -> str:
+    """``lines`` (the first being line ``first`` of the file) with the edits made."""
     out = list(lines)
     for line, start, end, new in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
-        i = line - 1
+        i = line - first
         if start == end == 1 and new.endswith("\n"):
             out.insert(i, new[:-1])
         else:
@@ -290,12 +291,28 @@ def _apply_edits(lines: list[str], edits: list[Edit]) -> str:
     return "\n".join(out) + "\n"
 
 
+@lru_cache(maxsize=8)
+def _documents(file: str) -> tuple[bytes, list[tuple[int, int, int]]]:
+    data = Path(file).read_bytes()
+    return data, yamlfast.split_documents(data)
+
+
 def _proven(obj: K8sObject, fix: Fix, file: str, edits: list[Edit]) -> bool:
-    """Do the text edits give exactly the object the JSON patch gives? Re-parse the edited file to see."""
+    """Do the text edits give exactly the object the JSON patch gives? Re-parse the edited document to see."""
     try:
-        lines = Path(file).read_text(encoding="utf-8").splitlines()
+        data, spans = _documents(file)
+        lines = {e[0] for e in edits}
+        chosen = [sp for sp in spans if sp[2] <= min(lines)]
+        if not chosen:
+            return False
+        start, end, first = chosen[-1]
+        doc_lines = data[start:end].decode("utf-8").split("\n")
+        if doc_lines and doc_lines[-1] == "":
+            doc_lines.pop()
+        if max(lines) >= first + len(doc_lines):
+            return False  # the edits leave the object's document
         want = apply_ops(obj.data, fix)
-        docs = list(yaml.safe_load_all(_apply_edits(lines, edits)))
+        docs = [d for _, d in yamlfast.load_documents(_apply_edits(doc_lines, edits, first))]
     except Exception:  # noqa: BLE001 - any failure only means: no text edit offered
         return False
     ref = obj.ref
