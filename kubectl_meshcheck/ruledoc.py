@@ -67,6 +67,7 @@ def rule_to_json(r: Rule) -> dict[str, Any]:
     return {"code": r.code, "name": r.name, "topic": r.topic.value, "severity": str(r.severity),
             "fix": r.fix.value, "status": r.status.value, "plugin": r.plugin, "summary": r.summary,
             "targets": sorted(r.targets), "reads": sorted(r.reads), "params": dict(r.params),
+            "sidecarOnly": r.sidecar_only,
             "istioctl": list(r.ist_codes), "doc": r.doc, "sections": sections(r.doc),
             "sources": istio_sources(r.doc), "helpUri": help_uri(r)}
 

@@ -41,6 +41,8 @@ def annotation(f: Finding) -> str:
         message += f"\nFix ({best.fix.applicability.value}{state}): {best.fix.title}"
     if f.owner:
         message += f"\nManaged by {f.owner.kind} {f.owner.name}: fix it there."
+    for a in getattr(f, "assumptions", None) or ():
+        message += f"\nAssumes: {a}"
     name = "notice" if f.suppressed else COMMANDS[f.severity]
     return command(name, message, file=where.path if where.in_repo else None, line=where.line, col=where.column,
                    title=f"meshcheck ({f.code})")

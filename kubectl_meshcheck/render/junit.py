@@ -44,6 +44,7 @@ def _case(suite: ET.Element, f: Finding, file: str | None) -> None:
         attrs["line"] = str(line)
     case = ET.SubElement(suite, "testcase", attrs)
     body = [f"{f.location}: {f.diagnostic.message}"]
+    body += [f"assumes: {a}" for a in getattr(f, "assumptions", None) or ()]
     best = next((r for r in f.fixes if not r.withheld and r.verified is not False), None)
     if best is not None:
         body.append(f"fix ({best.fix.applicability.value}): {best.fix.title}")
