@@ -331,6 +331,45 @@ def _drop_platforms(body: str, drop: list[str]) -> str:
     return head + sep + "".join(kept)
 
 
+#: kubectl >= 1.26 runs ``kubectl_complete-meshcheck`` for ``kubectl meshcheck <TAB>``
+COMPLETION_SHIM = '#!/bin/sh\nexec kubectl-meshcheck __complete "$@"\n'
+
+
+def krew_layout(archive: Path, krew_root: Path, version: str, manifest: str | None = None,
+                completion: bool = False) -> Path:
+    """Lay an archive out as ``kubectl krew install --archive`` does; returns the ``bin/`` link.
+
+    ``$KREW_ROOT/store/meshcheck/<version>/`` holds the extracted archive (krew refuses links and
+    paths leaving the directory, and so does this), ``$KREW_ROOT/bin/kubectl-meshcheck`` is a
+    symlink to the ``bin`` entry there, and ``receipts/meshcheck.yaml`` keeps the manifest. With
+    ``completion`` the shim krew cannot install (krew links one executable only) is written beside
+    the link, as the README tells users to.
+    """
+    version = normalise_version(version)
+    store = Path(krew_root) / "store" / "meshcheck" / version
+    store.mkdir(parents=True)
+    with tarfile.open(archive) as tar:
+        for m in tar.getmembers():
+            parts = Path(m.name).parts
+            if not (m.isfile() or m.isdir()) or m.name.startswith("/") or ".." in parts:
+                raise BuildError(f"{archive}: {m.name}: krew only unpacks plain files and directories inside it")
+        tar.extractall(store, filter="tar") if hasattr(tarfile, "data_filter") else tar.extractall(store)
+    if not (store / BIN).is_file():
+        raise BuildError(f"{archive}: no {BIN} at the archive root (the manifest's bin)")
+    bin_dir = Path(krew_root) / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    link = bin_dir / BIN
+    link.symlink_to(store / BIN)
+    receipts = Path(krew_root) / "receipts"
+    receipts.mkdir(exist_ok=True)
+    (receipts / "meshcheck.yaml").write_text(manifest or f"# meshcheck {version} from {archive}\n", encoding="utf-8")
+    if completion:
+        shim = bin_dir / "kubectl_complete-meshcheck"
+        shim.write_text(COMPLETION_SHIM, encoding="utf-8")
+        shim.chmod(0o755)
+    return link
+
+
 def _archives_arg(items: Iterable[str], base_url: str) -> dict[str, tuple[str, str]]:
     out = {}
     for item in items:

@@ -21,7 +21,8 @@ from .access import group
 from .model import MeshMode, Severity, Topic
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INPUT, EXIT_CLUSTER, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5
-OUTPUTS = ("table", "wide", "json", "yaml", "patch")
+OUTPUTS = ("table", "wide", "json", "yaml", "patch", "sarif", "github", "junit")
+LIST_OUTPUTS = ("table", "wide", "json", "yaml")  # rules, plugins, version
 EPILOG = (
     "Exit codes: 0 clean; 1 findings at or above --fail-on; 2 usage error; 3 input unreadable; "
     "4 cluster unreachable; 5 internal error. Flags go after 'meshcheck' (kubectl rejects flags before "
@@ -67,7 +68,7 @@ _ANALYSIS_OPTIONS: list[tuple[str, Any, Any, Any]] = [
     ("request_timeout", Optional[str], None,
      typer.Option("--request-timeout", metavar="DURATION", help="Per-request timeout (live cluster), e.g. 10s.")),
     ("output", str, "table",
-     typer.Option("-o", "--output", metavar="FORMAT", help="table, wide, json, yaml or patch.")),
+     typer.Option("-o", "--output", metavar="FORMAT", help=f"One of {', '.join(OUTPUTS)}.")),
     ("select", Optional[list[str]], None,
      typer.Option("--select", metavar="CODE",
                   help="Only rules whose code starts with this (e.g. MC1, MC103); repeatable or comma-separated.")),
@@ -183,13 +184,21 @@ app = typer.Typer(
 )
 
 
+def _version_flag(ctx: typer.Context, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        raise typer.Exit(show_version(Options()))
+
+
 def _root(ctx: typer.Context, **values: Any) -> None:
+    values.pop("version", None)
     ctx.obj = values
     if ctx.invoked_subcommand is None:
         raise typer.Exit(run_analysis(None, Options(**values)))
 
 
-app.callback(invoke_without_command=True)(_with_options(_root))
+app.callback(invoke_without_command=True)(_with_options(_root, extra=[
+    P("version", P.KEYWORD_ONLY, default=False, annotation=Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_version_flag, help="Show the version report and exit.")])]))
 
 
 def _topic_command(topic: Topic, help_text: str) -> None:
@@ -211,14 +220,16 @@ _topic_command(Topic.CAPTURE, "Safer packet capture than tcpdump in istio-proxy 
 
 
 def _rules_command(ctx: typer.Context, **values: Any) -> None:
-    code = values.pop("code", None)
-    raise typer.Exit(list_rules(code, _merged(ctx, values)))
+    code, fmt = values.pop("code", None), values.pop("format", None)
+    raise typer.Exit(list_rules(code, _merged(ctx, values), fmt))
 
 
 app.command("rules", help="List the rules, or show one rule's full documentation.")(
     _with_options(_rules_command, _PLUGIN_OPTION_NAMES,
                   [P("code", P.POSITIONAL_OR_KEYWORD, default=None,
-                     annotation=Annotated[str | None, typer.Argument(help="A rule code, e.g. MC103.")])])
+                     annotation=Annotated[str | None, typer.Argument(help="A rule code, e.g. MC103.")]),
+                   P("format", P.KEYWORD_ONLY, default=None, annotation=Annotated[str | None, typer.Option(
+                       "--format", metavar="markdown", help="markdown: the rule reference (docs/rules.md).")])])
 )
 
 
@@ -229,6 +240,14 @@ def _plugins_command(ctx: typer.Context, **values: Any) -> None:
 app.command("plugins", help="List plugins: name, version, origin, status and rule count.")(
     _with_options(_plugins_command, _PLUGIN_OPTION_NAMES)
 )
+
+
+def _version_command(ctx: typer.Context, **values: Any) -> None:
+    raise typer.Exit(show_version(_merged(ctx, values)))
+
+
+app.command("version", help="Versions: meshcheck, Python, the kubernetes client, the Istio behaviour modelled, "
+            "the plugins loaded.")(_with_options(_version_command, _PLUGIN_OPTION_NAMES))
 
 
 # -- implementations -------------------------------------------------------------------------
@@ -262,6 +281,7 @@ def _severity(value: str, flag: str) -> Severity:
 def run_analysis(topic: Topic | None, opts: Options) -> int:
     from .engine import Engine
     from .index import SELECTABLE_KINDS, Index, label_selector
+    from .render import github, junit, sarif
     from .render import json as rjson
     from .render.patch import render_patches
     from .render.table import findings_table, table, use_colour
@@ -369,6 +389,12 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
         typer.echo(rjson.dump_json(doc) if opts.output == "json" else rjson.dump_yaml(doc), nl=opts.output == "json")
     elif opts.output == "patch":
         typer.echo(render_patches(shown, opts.unsafe_fixes), nl=False)
+    elif opts.output == "sarif":
+        typer.echo(sarif.render(shown, rules, summary, unreadable, objects))
+    elif opts.output == "github":
+        typer.echo(github.render(shown, rules, summary, unreadable, objects), nl=False)
+    elif opts.output == "junit":
+        typer.echo(junit.render(shown, rules, summary, unreadable, objects), nl=False)
     else:
         wide = opts.output == "wide"
         colour = use_colour()
@@ -484,11 +510,14 @@ def _cell(v: Any) -> str:
     return "-" if v in ("", None) else str(v)
 
 
-def list_rules(code: str | None, opts: Options) -> int:
+def list_rules(code: str | None, opts: Options, fmt: str | None = None) -> int:
     from .render.json import dump_json, dump_yaml
     from .render.table import table
+    from .ruledoc import markdown, rule_to_json
 
-    _check_output(opts, ("table", "wide", "json", "yaml"))
+    _check_output(opts, LIST_OUTPUTS)
+    if fmt not in (None, "markdown"):
+        raise CliError(f"unknown --format {fmt!r} (use markdown)", EXIT_INPUT)
     _, host = _host(opts)
     rules = host.registry.all()
     if code:
@@ -497,15 +526,10 @@ def list_rules(code: str | None, opts: Options) -> int:
             raise CliError(f"no rule {code!r} (see 'kubectl meshcheck rules')", EXIT_INPUT)
         rules = [r]
 
-    def as_json(r):
-        return {"code": r.code, "name": r.name, "topic": r.topic.value, "severity": str(r.severity),
-                "fix": r.fix.value, "status": r.status.value, "plugin": r.plugin, "summary": r.summary,
-                "targets": sorted(r.targets), "reads": sorted(r.reads), "params": dict(r.params),
-                "sidecarOnly": r.sidecar_only,
-                "istioctl": list(r.ist_codes), "doc": r.doc}
-
-    if opts.output in ("json", "yaml"):
-        doc = {"rules": [as_json(r) for r in rules]}
+    if fmt == "markdown":
+        typer.echo(markdown(rules), nl=False)
+    elif opts.output in ("json", "yaml"):
+        doc = {"rules": [rule_to_json(r) for r in rules]}
         typer.echo(dump_json(doc) if opts.output == "json" else dump_yaml(doc))
     elif code:
         r = rules[0]
@@ -530,7 +554,7 @@ def list_plugins(opts: Options) -> int:
     from .render.json import dump_json, dump_yaml
     from .render.table import table
 
-    _check_output(opts, ("table", "wide", "json", "yaml"))
+    _check_output(opts, LIST_OUTPUTS)
     _, host = _host(opts)
     if opts.output in ("json", "yaml"):
         doc = {"plugins": [i.to_json() for i in host.infos]}
@@ -540,6 +564,18 @@ def list_plugins(opts: Options) -> int:
             ([",".join(i.hooks)] if opts.output == "wide" else []) for i in host.infos]
     headers = ["NAME", "VERSION", "ORIGIN", "STATUS", "RULES"] + (["HOOKS"] if opts.output == "wide" else [])
     typer.echo(table(headers, rows))
+    return EXIT_OK
+
+
+def show_version(opts: Options) -> int:
+    from .render.json import dump_json, dump_yaml
+    from .version import report, text
+
+    _check_output(opts, LIST_OUTPUTS)
+    _, host = _host(opts)
+    doc = report(host)
+    typer.echo(dump_json(doc) if opts.output == "json" else dump_yaml(doc) if opts.output == "yaml" else text(doc),
+               nl=opts.output != "yaml")
     return EXIT_OK
 
 
@@ -563,6 +599,11 @@ def _exit(code: Any) -> None:
 def main() -> None:
     """Console-script entry point: one-line errors with distinct exit codes, tracebacks only with --debug."""
     debug = "--debug" in sys.argv
+    if sys.argv[1:2] == ["__complete"]:  # Cobra's protocol, for a krew install's kubectl_complete-meshcheck shim
+        from .complete import main as complete
+
+        complete(sys.argv[2:])
+        return
     try:
         app(prog_name="kubectl meshcheck", standalone_mode=True)
     except CliError as e:

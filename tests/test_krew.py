@@ -19,6 +19,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 KREW = REPO / "krew"
+EXAMPLES = REPO / "kubectl_meshcheck" / "examples"
+BIN_NAME = "kubectl-meshcheck"
 _spec = importlib.util.spec_from_file_location("meshcheck_krew_build", KREW / "build.py")
 build = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = build  # dataclasses look their module up
@@ -241,16 +243,23 @@ def _can_build_offline() -> bool:
     return bool(st) and (st >= (70, 1) or (bool(wh) and wh < (0, 46)))
 
 
-def test_release_archive_is_self_contained(tmp_path):
-    """Build a real archive offline from a copy of the repo and run it with no site-packages at all."""
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    """A real archive, built offline from a copy of the repo (once for the module)."""
     if not _can_build_offline():
         pytest.skip("building offline needs setuptools>=70.1 (or setuptools with wheel<0.46) in the test environment")
-    repo = tmp_path / "repo"
+    tmp = tmp_path_factory.mktemp("krew")
+    repo = tmp / "repo"
     shutil.copytree(REPO, repo, ignore=build._IGNORE_IN_SOURCE)
     for name in ("LICENSE", "README.md"):  # build.py refuses to ship without them
         if not (repo / name).exists():
             (repo / name).write_text(f"{name} (test stand-in)\n")
-    ar = build.build_archive(tmp_path / "dist", repo=repo)
+    return build.build_archive(tmp / "dist", repo=repo)
+
+
+def test_release_archive_is_self_contained(archive, tmp_path):
+    """Run the archive with no site-packages at all."""
+    ar = archive
     assert ar.sha256 == build.sha256_file(ar.path) and re.fullmatch(r"[a-f0-9]{64}", ar.sha256)
     assert ar.path.name == f"kubectl-meshcheck_{ar.version}_{ar.platform.replace('/', '_')}.tar.gz"
     assert Path(f"{ar.path}.sha256").read_text() == f"{ar.sha256}  {ar.path.name}\n"
@@ -279,6 +288,49 @@ def test_release_archive_is_self_contained(tmp_path):
         build.TEMPLATE.read_text(), ar.version, "https://github.com/acme/kubectl-meshcheck", ar.python,
         {build.host_platform(): (f"https://x/{ar.path.name}", ar.sha256)}, only_given=True))
     assert krew_problems(manifest, "meshcheck.yaml") == []
+
+
+def _python_dir(tmp_path: Path) -> Path:
+    """A PATH entry with only ``python3``: the interpreter this venv was made from (no meshcheck in it)."""
+    d = tmp_path / "python"
+    d.mkdir()
+    (d / "python3").symlink_to(getattr(sys, "_base_executable", None) or sys.executable)
+    return d
+
+
+def test_krew_install_runs_through_kubectl_plugin_discovery(archive, tmp_path):
+    """krew's layout ($KREW_ROOT/store/meshcheck/<version>/, the bin/ symlink), found by kubectl on a PATH
+    that holds no pip-installed copy; completion through the shim the README (and the caveats) describe."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not on PATH")
+    root = tmp_path / "krew"
+    manifest = build.render_manifest(build.TEMPLATE.read_text(), archive.version, "https://github.com/acme/x",
+                                     archive.python, {build.host_platform(): ("https://x/a.tar.gz", archive.sha256)},
+                                     only_given=True)
+    link = build.krew_layout(archive.path, root, archive.version, manifest, completion=True)
+    store = root / "store" / "meshcheck" / archive.version
+    assert link == root / "bin" / "kubectl-meshcheck" and link.is_symlink() and link.resolve() == store / BIN_NAME
+    assert (store / "LICENSE").is_file() and (root / "receipts" / "meshcheck.yaml").is_file()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MESHCHECK_", "PYTHON", "VIRTUAL_ENV"))}
+    env.update({"PATH": os.pathsep.join([str(root / "bin"), str(_python_dir(tmp_path)), os.path.dirname(kubectl)]),
+                "KREW_ROOT": str(root), "KUBECONFIG": os.devnull, "HOME": str(tmp_path), "PYTHONNOUSERSITE": "1"})
+    assert shutil.which("kubectl-meshcheck", path=env["PATH"]) == str(link)
+
+    def kube(*args):
+        return subprocess.run([kubectl, *args], capture_output=True, text=True, env=env, timeout=120, check=False)
+
+    listed = kube("plugin", "list", "--name-only")
+    assert listed.returncode == 0 and "kubectl-meshcheck" in listed.stdout.split(), listed.stdout + listed.stderr
+    assert "overshadowed" not in listed.stderr
+    p = kube("meshcheck", "-f", str(EXAMPLES), "-o", "json")
+    assert p.returncode == 1, p.stderr  # findings at error in the examples
+    assert any(f["code"] == "MC103" for f in json.loads(p.stdout)["findings"])
+    v = json.loads(kube("meshcheck", "version", "-o", "json").stdout)
+    assert Path(v["location"]).resolve() == (store / "lib" / "kubectl_meshcheck").resolve()  # the krew copy ran
+    assert v["meshcheck"] == archive.version.lstrip("v")
+    names = [ln.split("\t")[0] for ln in kube("__complete", "meshcheck", "").stdout.splitlines()]
+    assert {"ports", "rules", "version"} <= set(names) and names[-1] == ":4"
 
 
 def test_launcher_refuses_a_python_the_archive_was_not_built_for(tmp_path):
