@@ -381,8 +381,8 @@ def rule(
     The function's docstring is the rule's user documentation (sections: What it checks, What
     Istio does, Example, Fixes, References). ``sidecar_only`` (the default: most pitfalls are the
     sidecar's) rules are not run for objects in ambient or non-mesh namespaces; pass
-    ``sidecar_only=False`` for a rule that holds whatever the mesh mode (``rules CODE`` says which). ``ist_codes`` names the ``istioctl analyze`` messages the rule
-    matches, for users coming from there.
+    ``sidecar_only=False`` for a rule that holds whatever the mesh mode (``rules CODE`` says which).
+    ``ist_codes`` names the ``istioctl analyze`` messages the rule matches, for users coming from there.
     """
 
     def wrap(fn: CheckFn) -> Rule:
