@@ -294,8 +294,12 @@ def render_text(doc: dict[str, Any], width: int) -> str:
     out: list[str] = []
 
     def para(text: str, indent: str = "  ", first: str | None = None) -> None:
-        out.append(textwrap.fill(text, width, initial_indent=first if first is not None else indent,
-                                 subsequent_indent=indent, break_on_hyphens=False, break_long_words=False))
+        for long_words in (False, True):  # split a word only when it cannot fit on a line of its own
+            filled = textwrap.fill(text, width, initial_indent=first if first is not None else indent,
+                                   subsequent_indent=indent, break_on_hyphens=False, break_long_words=long_words)
+            if max(map(len, filled.splitlines()), default=0) <= width:
+                break
+        out.append(filled)
 
     def command(text: str, indent: str = "    ") -> None:
         lines = text.splitlines()
@@ -318,21 +322,26 @@ def render_text(doc: dict[str, Any], width: int) -> str:
         para(f"note: {n}")
     out.append("")
     proxy = doc["proxy"]
-    out.append("Why `kubectl exec -c istio-proxy -- tcpdump` does not do it here")
+    para("Why `kubectl exec -c istio-proxy -- tcpdump` does not do it here", first="")
     for f in proxy["fields"]:
         para(f, indent="    ", first="  - ")
     para(f"=> {proxy['execTcpdump']}")
     out.append("")
-    out.append("Pre-checks")
+    para("Pre-checks", first="")
     label = max((len(c["title"]) for c in doc["checks"]), default=10)
     for c in doc["checks"]:
         head = f"  {STATUS_WORDS.get(c['status'], c['status']):<8} {c['title']:<{label}}  "
-        para(c["found"] + (f" -- {c['effect']}" if c["effect"] else ""), indent=" " * len(head), first=head)
+        text = c["found"] + (f" -- {c['effect']}" if c["effect"] else "")
+        if len(head) > width // 3:  # narrow: the finding goes under its label
+            out.append(head.rstrip())
+            para(text, indent="      ")
+        else:
+            para(text, indent=" " * len(head), first=head)
     out.append("")
     routes = doc["routes"]
     best = routes[0]
     if best["works"] == "no":
-        out.append("No route works for you here as things stand; the least blocked first:")
+        para("No route works for you here as things stand; the least blocked first:", first="")
     heading = f"Best route: {best['title']}" + ("" if best["works"] == "yes" else f" (works: {best['works']})")
     para(heading, indent="  ", first="")
     _route_body(best, command, para)
@@ -342,7 +351,7 @@ def render_text(doc: dict[str, Any], width: int) -> str:
         para(f"-i {i['name']}: {i['shows']}", indent="    ", first="  ")
     if len(routes) > 1:
         out.append("")
-        out.append("Alternatives, best first")
+        para("Alternatives, best first", first="")
         for n, r in enumerate(routes[1:], start=2):
             para(f"{n}. {r['title']} (works: {r['works']})", indent="     ", first="  ")
             _route_body(r, command, para, "     ")
