@@ -262,19 +262,83 @@ def capture_evidence(container: dict) -> str:
     return ""
 
 
-def capture_sidecars(wl: Workload) -> list[tuple[str, dict, str]]:
-    """(pointer, container, evidence) of capture containers sitting beside an app container."""
+#: capabilities that let a container beside the app read its traffic (NET_RAW: packet sockets) or rewrite
+#: the pod's iptables (NET_ADMIN); ALL includes both
+NETWORK_CAPS = frozenset({"NET_ADMIN", "NET_RAW", "ALL"})
+#: Istio's own containers hold NET_ADMIN/NET_RAW by design: istio-init (injection template), istio-validation
+#: (the istio-cni variant), istio-proxy (MC502 judges its overrides), install-cni and ztunnel (their charts)
+ISTIO_CONTAINERS = frozenset({PROXY_CONTAINER, "istio-init", "istio-validation", "install-cni", "ztunnel"})
+ISTIO_IMAGES = frozenset({"proxyv2", "install-cni", "ztunnel"})
+
+
+@dataclass(frozen=True)
+class NetworkSidecar:
+    """A container beside the app that can see or steer the pod's traffic, and why we think so."""
+
+    pointer: str
+    container: dict
+    evidence: str  # the image or command that marks a capture tool ("" when only its privileges do)
+    powers: tuple[str, ...]  # privileged: true / capabilities.add: [...] (network ones only)
+    reads: bool  # can capture packets (NET_RAW, privileged, or a capture tool)
+    rewrites: bool  # can rewrite the pod's iptables (NET_ADMIN, privileged)
+
+    @property
+    def name(self) -> str:
+        return str(self.container.get("name"))
+
+
+def network_powers(container: dict) -> tuple[tuple[str, ...], bool, bool]:
+    """(what in the securityContext grants network powers, can capture, can rewrite iptables)."""
+    sc = container.get("securityContext") or {}
+    if not isinstance(sc, dict):
+        return (), False, False
+    powers: list[str] = []
+    caps = [str(c) for c in (sc.get("capabilities") or {}).get("add") or []
+            if str(c).upper().removeprefix("CAP_") in NETWORK_CAPS]
+    names = {c.upper().removeprefix("CAP_") for c in caps}
+    privileged = sc.get("privileged") is True
+    if privileged:
+        powers.append("privileged: true")
+    if caps:
+        powers.append(f"capabilities.add: [{', '.join(caps)}]")
+    return (tuple(powers), privileged or bool(names & {"NET_RAW", "ALL"}),
+            privileged or bool(names & {"NET_ADMIN", "ALL"}))
+
+
+def istio_own(container: dict) -> bool:
+    return container.get("name") in ISTIO_CONTAINERS or image_base(container.get("image")) in ISTIO_IMAGES
+
+
+def capture_sidecars(wl: Workload) -> list[NetworkSidecar]:
+    """Containers running beside an app container (regular ones and native sidecars) that can capture its
+    traffic or rewrite the pod's iptables: privileged, NET_ADMIN/NET_RAW added, or a known capture tool.
+    Istio's own containers and run-to-completion init containers (done before the app sends a byte) are out."""
     found, others = [], 0
     for init in (False, True):
         for ptr, c in wl.containers(init=init):
-            if c.get("name") == PROXY_CONTAINER or (init and c.get("restartPolicy") != "Always"):
+            if istio_own(c) or (init and c.get("restartPolicy") != "Always"):
                 continue
             evidence = capture_evidence(c)
-            if evidence:
-                found.append((ptr, c, evidence))
+            powers, reads, rewrites = network_powers(c)
+            if evidence or powers:
+                found.append(NetworkSidecar(ptr, c, evidence, powers, reads or bool(evidence), rewrites))
             else:
                 others += 1
     return found if others else []
+
+
+def without_network_powers(sc: dict) -> dict:
+    """The securityContext without ``privileged: true`` and the network capabilities it adds."""
+    out = {k: v for k, v in sc.items() if not (k == "privileged" and v is True)}
+    caps = out.get("capabilities")
+    if isinstance(caps, dict):
+        add = [c for c in caps.get("add") or [] if str(c).upper().removeprefix("CAP_") not in NETWORK_CAPS]
+        caps = {k: v for k, v in caps.items() if k != "add"} | ({"add": add} if add else {})
+        if caps:
+            out["capabilities"] = caps
+        else:
+            out.pop("capabilities")
+    return out
 
 
 def added_caps(container: dict) -> list[str]:
