@@ -396,8 +396,9 @@ def capture_rows(result: RunResult) -> list[dict[str, Any]]:
     PodSecurity enforce level), psaSource, pod (the live pod, or a ``$(kubectl get pod -l ...)`` that
     finds one), podObserved, ports (the app containers' ports the tcpdump filter uses), execTcpdump
     (what ``kubectl exec -c istio-proxy -- tcpdump`` does here, and why), recommended (title of the first
-    method that works), command, methods [{key, title, command, works (yes/maybe/no), needs, givesUp}] best
-    first, findings (MC5xx codes), origin."""
+    method that works), command, methods [{key, title, command, works (yes/maybe/no), needs, givesUp,
+    variants [{label, command}], blockedBy [what stops it]}] best first, findings (MC5xx codes), origin.
+    ``kubectl meshcheck capture TARGET`` prints the same plan for one pod, with the live pre-checks."""
     from .mesh.capture import capture_plan
 
     index = result.index

@@ -45,7 +45,7 @@ from kubectl_meshcheck import (
 ROLLOUT = "takes effect when the pods are next created (a rollout)"
 INSTEAD = ("capture with an ephemeral debug container instead: kubectl debug -n <ns> <pod> -it "
            "--image=nicolaka/netshoot --profile=netadmin -- tcpdump -i any -nn port <port> "
-           "(kubectl meshcheck capture prints it for each workload)")
+           "(kubectl meshcheck capture pod/<name> prints the plan for one pod, checked against what you may do)")
 CONSEQUENCE = ("a privileged container can do anything root on the node can: whoever can exec into it, or "
                "exploits Envoy, owns the node; PodSecurity baseline and restricted reject such pods")
 NET_CONSEQUENCE = ("whoever can exec into it, or exploits Envoy, can read and rewrite the pod's traffic and iptables "

@@ -73,7 +73,8 @@ def test_psa_baseline_rejects_netadmin_and_changes_the_recommendation():
     p = plan(ns_labels={"istio-injection": "enabled", "pod-security.kubernetes.io/enforce": "baseline"})
     m = methods(p)
     assert m["ephemeral-netadmin"].works == "no"
-    assert m["ephemeral-netadmin"].blocked == ("PodSecurity: namespace label pod-security.kubernetes.io/enforce=baseline",)
+    assert m["ephemeral-netadmin"].blocked == (
+        "PodSecurity: namespace label pod-security.kubernetes.io/enforce=baseline",)
     assert m["ephemeral-baseline"].works == "maybe" and "--profile=baseline" in m["ephemeral-baseline"].command
     assert p.recommended.key == "access-log"
     assert "kind: Telemetry" in p.recommended.command and "selector: {matchLabels: {app: \"web\"}}" in \

@@ -44,8 +44,32 @@ Facts (reference/istio-facts.md §E, §F2.5), each checked at its source:
 - Ambient pods have no istio-proxy: capture in an ephemeral container of the app pod; ztunnel's logs
   show its connections.
 
-Not modelled: RBAC on ``pods/ephemeralcontainers`` and admission policies (Kyverno, Gatekeeper), which
-need a live permission check; PSA exemptions; the Envoy tap filter (no first-class Istio API).
+- The plan for one pod (``kubectl meshcheck capture TARGET``), confirmed at the source:
+  kubectl's ``debug.go`` (kubernetes/kubectl, commit 42e77da) prints "Targeting container ..." and
+  "Defaulting debug container name ..." to **stdout** unless ``-q``, so a pcap streamed with
+  ``tcpdump -w -`` needs ``-q``; ``-i`` attaches (RBAC ``create pods/attach``) and the ephemeral
+  container is added with a PATCH of ``pods/<name>/ephemeralcontainers`` (a 404 there means the feature
+  is off); the same source strips the pod's labels before that unless ``--keep-labels`` (not yet in
+  kubectl 1.32, whose ``--keep-labels`` exists but applies to ``--copy-to``: the flag is passed from
+  1.32 on; the first release that strips is UNCONFIRMED); ``displayWarning``: with a pod-level non-root
+  ``runAsUser`` "some capabilities granted by debug profile may not work", fix with ``--custom``
+  ``securityContext.runAsUser: 0``; ``--custom`` may not set name, command, image, lifecycle. The
+  real kubectl 1.32 accepts the commands built here (tests run them against the emulation).
+- ``istioctl proxy-config`` reaches Envoy's admin (15000) through a port-forward (istio/istio
+  ``pkg/kube/client.go`` ``EnvoyDo``): RBAC ``create pods/portforward``.
+- Pod Security Standards (kubernetes.io, and PSA's ``policy/check_capabilities_baseline.go``): the
+  capability and privileged checks cover ``spec.ephemeralContainers[*]`` too.
+- lo carries the app<->Envoy leg: inbound Envoy connects to the app from 127.0.0.6 (istio/istio
+  ``InboundPassthroughBindIpv4``); outbound, iptables REDIRECT sends the app's connection to Envoy on
+  127.0.0.1:15001 (iptables-extensions(8)), so on lo a call to a host is addressed to port 15001.
+- Ambient (istio.io "ztunnel traffic redirection"): ztunnel works inside the pod's network namespace
+  (in-pod redirection), so the debug container in the pod sees the plaintext; at the node only the
+  HBONE leg (15008, mTLS) is visible. Which in-pod leg shows on lo is UNCONFIRMED.
+- ``proxy.istio.io/config`` has no access-log setting (ProxyConfig; UNCONFIRMED that none exists), so
+  access logs for one workload come from a Telemetry resource.
+
+Not modelled: admission policies (Kyverno, Gatekeeper) and PSA exemptions, which no access review
+answers; the Envoy tap filter (no first-class Istio API).
 """
 
 from __future__ import annotations

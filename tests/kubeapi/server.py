@@ -5,8 +5,9 @@ It speaks the REST API the way kube-apiserver does, so the real ``kubectl`` and 
 (cluster-wide and per namespace) with ``limit``/``continue`` and label/field selectors, GET, metav1
 ``Status`` errors worded like the real server's, bearer-token auth, injectable faults and delays.
 Writes are refused (405) and counted; the one POST answered is a SelfSubjectAccessReview (``access``
-configures the answers, ``access_reviews`` records the questions), which changes nothing. Each object is encoded to JSON once, when added; list pages are
-assembled from those bytes, so hundreds of MB are served without re-encoding.
+configures the answers, ``access_reviews`` records the questions), which changes nothing. Each object
+is encoded to JSON once, when added; list pages are assembled from those bytes, so hundreds of MB are
+served without re-encoding.
 """
 
 from __future__ import annotations
