@@ -325,14 +325,14 @@ def render_text(doc: dict[str, Any], width: int) -> str:
     para("Why `kubectl exec -c istio-proxy -- tcpdump` does not do it here", first="")
     for f in proxy["fields"]:
         para(f, indent="    ", first="  - ")
-    para(f"=> {proxy['execTcpdump']}")
+    para(f"=> {proxy['execTcpdump']}", indent="     ", first="  ")
     out.append("")
     para("Pre-checks", first="")
     label = max((len(c["title"]) for c in doc["checks"]), default=10)
     for c in doc["checks"]:
         head = f"  {STATUS_WORDS.get(c['status'], c['status']):<8} {c['title']:<{label}}  "
         text = c["found"] + (f" -- {c['effect']}" if c["effect"] else "")
-        if len(head) > width // 3:  # narrow: the finding goes under its label
+        if len(head) > width * 2 // 5:  # narrow: the finding goes under its label
             out.append(head.rstrip())
             para(text, indent="      ")
         else:
@@ -345,9 +345,9 @@ def render_text(doc: dict[str, Any], width: int) -> str:
     heading = f"Best route: {best['title']}" + ("" if best["works"] == "yes" else f" (works: {best['works']})")
     para(heading, indent="  ", first="")
     _route_body(best, command, para)
-    if doc["filter"]:
+    if doc["filter"] and "tcpdump" in best["command"]:
         para(f"filter: '{doc['filter']}' (from {doc['filterFrom']}; narrow it with --port/--host)")
-    for i in doc["interfaces"]:
+    for i in doc["interfaces"] if "tcpdump" in best["command"] else ():
         para(f"-i {i['name']}: {i['shows']}", indent="    ", first="  ")
     if len(routes) > 1:
         out.append("")

@@ -781,18 +781,23 @@ def _pre_checks(gate: _Gate, mode: MeshMode, psa: Psa, non_root: str, kubectl: t
                        "the debug image's root user applies"))
     if mode is MeshMode.SIDECAR:
         status = "ok" if privilege.privileged and variant != "distroless" else "blocks"
-        gate.add(Check("proxy", "tcpdump in istio-proxy", f"{variant} image ({variant_source}); "
-                       + ("privileged" if privilege.privileged else "unprivileged"), status, exec_text), "exec")
+        gate.add(Check("proxy", "istio-proxy", f"{variant} image ({variant_source}); "
+                       + ("privileged" if privilege.privileged else "unprivileged"), status,
+                       "tcpdump inside it works" if status == "ok" else "no tcpdump inside it (see above)"), "exec")
     else:
         gate.add(Check("mesh", "data plane", mode.value, "ok" if mode is MeshMode.AMBIENT else "limits",
                        "no istio-proxy: capture in the pod's network namespace"), "exec")
     if env.review_skipped:
         gate.add(Check("rbac", "permissions", f"not reviewed: {env.review_skipped}", "unknown",
                        "assumed allowed; kubectl will say 'forbidden' if not"))
+    allowed = [a.question.text for a in env.answers if a.allowed]
+    if allowed:  # one line for what is allowed; each denied or unanswered permission on its own
+        gate.add(Check("rbac", "permissions", "allowed: " + "; ".join(allowed), "ok"))
     for a in env.answers:
-        status = "ok" if a.allowed else ("blocks" if a.allowed is False else "unknown")
-        found = f"{a.question.text}: " + ("allowed" if a.allowed else "denied" if a.allowed is False
-                                          else f"no answer ({a.reason})")
+        if a.allowed:
+            continue
+        status = "blocks" if a.allowed is False else "unknown"
+        found = f"{a.question.text}: " + ("denied" if a.allowed is False else f"no answer ({a.reason})")
         gate.add(Check(f"rbac:{a.question.key}", "permission", found, status,
                        a.reason if a.reason and a.allowed is not None else ""))
 
