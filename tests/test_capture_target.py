@@ -11,6 +11,7 @@ import struct
 import subprocess
 import sys
 import termios
+import time
 from pathlib import Path
 
 import pytest
@@ -435,3 +436,67 @@ def test_piped_text_is_100_columns_and_columns_wins(tmp_path):
         text = run("pod/web-7d9c-x2kq", "-f", str(f), env=env).stdout
         prose = [line for line in text.splitlines() if line.strip().removeprefix("$ ") not in commands]
         assert max(map(len, prose)) <= width and max(map(len, prose)) > width - 15
+
+
+# -- the emulation's side: access reviews and the pods' subresources -----------------------------------
+
+
+def test_the_emulation_answers_access_reviews_and_lists_ephemeral_containers_like_kube_apiserver(tmp_path):
+    from kubernetes import client
+
+    with KubeAPIServer() as srv:
+        srv.access("create", "pods", False, subresource="exec", namespace="shop", reason="no exec here")
+        api = client.ApiClient(client.Configuration(host=srv.start()))
+        authz = client.AuthorizationV1Api(api)
+
+        def review(**attrs):
+            body = client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec(
+                resource_attributes=client.V1ResourceAttributes(**attrs)))
+            return authz.create_self_subject_access_review(body).status
+
+        denied = review(verb="create", resource="pods", subresource="exec", namespace="shop", name="web")
+        assert (denied.allowed, denied.reason) == (False, "no exec here")
+        assert review(verb="create", resource="pods", subresource="exec", namespace="other").allowed is True
+        assert srv.access_reviews[0] == {"verb": "create", "resource": "pods", "subresource": "exec",
+                                         "namespace": "shop", "name": "web"}
+        assert srv.writes == 0
+        pods = {r.name: r.verbs for r in client.CoreV1Api(api).get_api_resources().resources}
+        assert pods["pods/ephemeralcontainers"] == ["get", "patch", "update"] and "pods/exec" in pods
+        listing = client.ApiClient(client.Configuration(host=srv.url)).call_api(
+            "GET", f"{srv.url}{SSAR}").status
+        assert listing == 405  # a review can be created, never read back
+    with KubeAPIServer(ephemeral_containers=False) as old:
+        api = client.ApiClient(client.Configuration(host=old.start()))
+        assert "pods/ephemeralcontainers" not in {r.name for r in client.CoreV1Api(api).get_api_resources().resources}
+
+
+def test_the_emulations_command_line_denies_what_deny_names(tmp_path):
+    ready = tmp_path / "url"
+    kc = tmp_path / "kube" / "config"
+    f = tmp_path / "o.yaml"
+    f.write_text(yaml.safe_dump_all([namespace(), pod(), *workload()]))
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-m", "tests.kubeapi", "--data", str(f), "--kubeconfig", str(kc),
+                             "--ready-file", str(ready), "--deny", "patch:pods/ephemeralcontainers"], cwd=root,
+                            stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            if ready.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert ready.exists(), "the emulation did not start"
+        p = run("pod/web-7d9c-x2kq", "-n", "shop", "-o", "json", env={"KUBECONFIG": str(kc), "HOME": str(tmp_path)})
+        doc = json.loads(p.stdout)
+        assert routes(doc)["ephemeral-netadmin"]["works"] == "no" and doc["chosen"] == "access-log"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_a_pod_the_user_may_not_read_is_one_line_and_exit_4(tmp_path):
+    with KubeAPIServer(objects=[namespace(), pod()]) as srv:
+        srv.fault("pods", verb="get", status=403)
+        kc = write_kubeconfig(str(tmp_path / "config"), srv.start(), namespace="shop")
+        p = run("pod/web-7d9c-x2kq", env={"KUBECONFIG": kc, "HOME": str(tmp_path)})
+    assert p.returncode == 4 and p.stderr.count("\n") == 1
+    assert p.stderr.startswith("error: cannot read pod shop/web-7d9c-x2kq: 403 pods \"web-7d9c-x2kq\" is forbidden")
