@@ -172,9 +172,15 @@ def unraised(sc: dict) -> dict:
         (k in ("privileged", "allowPrivilegeEscalation") and v is True) or (k in ("runAsUser", "runAsGroup")
                                                                              and v == 0)
         or (k == "runAsNonRoot" and v is False))}
+    return _without_caps(out, CAPTURE_CAPS)
+
+
+def _without_caps(sc: dict, drop: frozenset[str]) -> dict:
+    """``sc`` with the ``drop`` capabilities taken out of ``capabilities.add`` (empty parts removed)."""
+    out = dict(sc)
     caps = out.get("capabilities")
     if isinstance(caps, dict):
-        add = [c for c in caps.get("add") or [] if str(c).upper().removeprefix("CAP_") not in CAPTURE_CAPS]
+        add = [c for c in caps.get("add") or [] if str(c).upper().removeprefix("CAP_") not in drop]
         caps = {k: v for k, v in caps.items() if k != "add"} | ({"add": add} if add else {})
         if caps:
             out["capabilities"] = caps
@@ -353,16 +359,7 @@ def capture_sidecars(wl: Workload) -> list[NetworkSidecar]:
 
 def without_network_powers(sc: dict) -> dict:
     """The securityContext without ``privileged: true`` and the network capabilities it adds."""
-    out = {k: v for k, v in sc.items() if not (k == "privileged" and v is True)}
-    caps = out.get("capabilities")
-    if isinstance(caps, dict):
-        add = [c for c in caps.get("add") or [] if str(c).upper().removeprefix("CAP_") not in NETWORK_CAPS]
-        caps = {k: v for k, v in caps.items() if k != "add"} | ({"add": add} if add else {})
-        if caps:
-            out["capabilities"] = caps
-        else:
-            out.pop("capabilities")
-    return out
+    return _without_caps({k: v for k, v in sc.items() if not (k == "privileged" and v is True)}, NETWORK_CAPS)
 
 
 def added_caps(container: dict) -> list[str]:
