@@ -826,6 +826,7 @@ def build_plan(wl: Workload, mode: MeshMode, ns_labels: dict | None, mesh_defaul
         return kubectl is None or kubectl >= version
 
     target = f"-n {ns} {_q(pod)}"
+    image = shlex.quote(image)
     quoted = f" {shlex.quote(filt)}" if filt else ""
     pcap = f"{pod if not pod.startswith(('$', '<')) else wl.obj.name}.pcap"
     prefix, custom = "", ""
@@ -864,7 +865,7 @@ def build_plan(wl: Workload, mode: MeshMode, ns_labels: dict | None, mesh_defaul
           "create on pods/attach, PodSecurity privileged in the namespace, admission policies that allow "
           f"NET_ADMIN/NET_RAW{root_needs}", lingers, ("debug", "capture-debug", "netadmin"),
           ("ephemeral", "attach"), variants)
-    if any("netadmin" in g and r for g, r in gate.blocks.items()) and psa.level != "restricted":
+    if gate.blocks.get("netadmin") and psa.level != "restricted":  # what the runtime grants by default may do
         command, variants = debug("baseline" if known_at_least(PROFILES_SINCE) else "")
         offer("ephemeral-baseline", "ephemeral debug container with the runtime's default capabilities", command,
               "maybe", "a root debug container and a container runtime whose default capabilities include NET_RAW "
