@@ -10,6 +10,7 @@ text that fits the terminal, or ``-o json``/``yaml`` with the same structure.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import textwrap
 from dataclasses import dataclass, field
@@ -148,7 +149,8 @@ def run_capture(req: CaptureRequest, opts: Any) -> int:
         index = Index(loaded.objects)
         resolved = resolve_offline(index, kind, name, opts.namespace)
         env = Environment(kubectl_version=kubectl_version, kubectl_problem=kubectl_problem,
-                          review_skipped="offline (-f/-k): permissions are reviewed only against a live cluster")
+                          review_skipped="offline (-f/-k): permissions are reviewed only against a live cluster",
+                          istioctl=shutil.which("istioctl") or "")
         source = {"input": "files", "files": loaded.files}
     else:
         index, resolved, env, source = _read_live(req, opts, kind, name, kubectl_version, kubectl_problem)
@@ -186,7 +188,8 @@ def _plan(index: Index, resolved: Resolved, env: Environment, req: CaptureReques
                       ctx.mesh_config.get("defaultConfig") or {}, values, values_source,
                       [pod.name] if pod is not None else [], req.image or DEBUG_IMAGE, env,
                       req.container or "", tuple(req.port or ()), tuple(req.host or ()),
-                      str(spec.get("nodeName") or ""), str(status.get("podIP") or ""), _owner_pair(resolved))
+                      str(spec.get("nodeName") or ""), str(status.get("podIP") or ""), _owner_pair(resolved),
+                      str(status.get("phase") or ""))
 
 
 def _read_live(req: CaptureRequest, opts: Any, kind: str, name: str, kubectl_version: str,
@@ -233,7 +236,7 @@ def _read_live(req: CaptureRequest, opts: Any, kind: str, name: str, kubectl_ver
         raise CliError(str(e), EXIT_CLUSTER) from None
     env = Environment(server_version=read.server_version, ephemeral_served=read.ephemeral_served,
                       kubectl_version=kubectl_version, kubectl_problem=kubectl_problem,
-                      answers=tuple(read.answers), review_skipped=review)
+                      answers=tuple(read.answers), review_skipped=review, istioctl=shutil.which("istioctl") or "")
     source = {"input": "cluster", "context": read.context, "serverVersion": read.server_version,
               "requests": read.requests, "accessReviews": read.reviews}
     return index, resolved, env, source

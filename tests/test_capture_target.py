@@ -7,6 +7,7 @@ import json
 import os
 import pty
 import shlex
+import shutil
 import struct
 import subprocess
 import sys
@@ -500,3 +501,44 @@ def test_a_pod_the_user_may_not_read_is_one_line_and_exit_4(tmp_path):
         p = run("pod/web-7d9c-x2kq", env={"KUBECONFIG": kc, "HOME": str(tmp_path)})
     assert p.returncode == 4 and p.stderr.count("\n") == 1
     assert p.stderr.startswith("error: cannot read pod shop/web-7d9c-x2kq: 403 pods \"web-7d9c-x2kq\" is forbidden")
+
+
+@pytest.mark.parametrize("source", ["files"], indirect=True)
+def test_a_finished_pod_takes_no_debug_container_and_a_pending_one_only_once_it_runs(source):
+    s = source([namespace(), pod(phase="Succeeded", ready=False), pod("web-7d9c-pend", phase="Pending", ready=False),
+                *workload()])
+    done = s.plan("pod/web-7d9c-x2kq")
+    assert check(done, "pod")["status"] == "blocks" and check(done, "pod")["found"] == "Succeeded"
+    r = routes(done)
+    assert r["ephemeral-netadmin"]["works"] == "no" and r["proxy-config"]["works"] == "no"
+    pending = s.plan("pod/web-7d9c-pend")
+    assert check(pending, "pod") == {"key": "pod", "title": "pod phase", "found": "Pending", "status": "limits",
+                                     "effect": "a debug container starts only once the pod runs"}
+    assert pending["chosen"] == "ephemeral-netadmin"
+
+
+@LIVE
+def test_a_kubectl_outside_the_supported_skew_is_said(source, tmp_path):
+    env, _ = fake_kubectl(tmp_path, "1.29.4")
+    doc = source([namespace(), pod(), *workload()]).plan("pod/web-7d9c-x2kq", env=env)
+    assert check(doc, "kubectl") == {"key": "kubectl", "title": "local kubectl", "status": "limits",
+                                     "found": "v1.29.4, server v1.32.4",
+                                     "effect": "outside kubectl's supported version skew (one minor version either "
+                                               "way)"}
+
+
+@pytest.mark.parametrize("source", ["files"], indirect=True)
+def test_the_istioctl_routes_depend_on_istioctl_being_installed(source, tmp_path):
+    s = source([namespace(), pod(), *workload()])
+    bindir = tmp_path / "istioctl-bin"
+    bindir.mkdir()
+    (bindir / "istioctl").write_text("#!/bin/sh\nexit 0\n")
+    (bindir / "istioctl").chmod(0o755)
+    found = s.plan("pod/web-7d9c-x2kq", env={"PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"})
+    assert check(found, "istioctl")["status"] == "ok" and routes(found)["proxy-log"]["works"] == "yes"
+    if shutil.which("istioctl") is None:
+        missing = s.plan("pod/web-7d9c-x2kq")
+        assert check(missing, "istioctl") == {"key": "istioctl", "title": "local istioctl", "found": "not on PATH",
+                                              "status": "limits", "effect": "the Envoy log and config routes need it"}
+        assert routes(missing)["proxy-log"]["works"] == "maybe"
+        assert routes(missing)["proxy-log"]["needs"].startswith("istioctl is not on PATH (install it first); ")

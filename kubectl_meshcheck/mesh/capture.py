@@ -483,6 +483,7 @@ class Environment:
     kubectl_problem: str = ""  # why the local kubectl's version is unknown
     answers: tuple[Answer, ...] = ()
     review_skipped: str = ""  # why no access review was made (offline, --no-access-review)
+    istioctl: str | None = None  # its path; "" when not on PATH; None when not looked for
 
     def answer(self, key: str) -> Answer | None:
         return next((a for a in self.answers if a.question.key == key), None)
@@ -502,7 +503,8 @@ def access_questions(ns: str, pod: str, mode: MeshMode, owner: tuple[str, str] |
             group, plural = PATCHABLE[owner[0]]
             qs.append(Question("patch-workload", "patch", plural, group, namespace=ns, name=owner[1]))
     elif mode is MeshMode.AMBIENT:
-        qs.append(Question("ztunnel-log", "get", "pods", subresource="log", namespace=ZTUNNEL_NAMESPACE))
+        qs += [Question("ztunnel-pods", "list", "pods", namespace=ZTUNNEL_NAMESPACE),
+               Question("ztunnel-log", "get", "pods", subresource="log", namespace=ZTUNNEL_NAMESPACE)]
     qs += [Question("node", "get", "nodes", name=node), Question("create-pods", "create", "pods", namespace=ns)]
     return tuple(qs)
 
@@ -724,9 +726,14 @@ class _Gate:
 
 
 def _pre_checks(gate: _Gate, mode: MeshMode, psa: Psa, non_root: str, kubectl: tuple[int, int] | None,
-                variant: str, variant_source: str, privilege: Privilege, exec_text: str) -> None:
+                variant: str, variant_source: str, privilege: Privilege, exec_text: str, phase: str) -> None:
     env = gate.env
     server = parse_version(env.server_version)
+    if phase in ("Succeeded", "Failed"):
+        gate.add(Check("pod", "pod phase", phase, "blocks", "a finished pod runs nothing more: no debug container, "
+                       "exec or port-forward; plan for a running pod of the workload"), "debug", "exec", "running")
+    elif phase and phase != "Running":
+        gate.add(Check("pod", "pod phase", phase, "limits", "a debug container starts only once the pod runs"))
     if env.ephemeral_served is False or (server is not None and server < EPHEMERAL_BETA):
         gate.add(Check("server", "API server", f"{env.server_version or 'version unknown'}; pods/ephemeralcontainers "
                        "not served", "blocks", "no debug container can be added to a running pod (GA in 1.25)"),
@@ -746,10 +753,16 @@ def _pre_checks(gate: _Gate, mode: MeshMode, psa: Psa, non_root: str, kubectl: t
         gate.add(Check("kubectl", "local kubectl", f"{env.kubectl_version} has no --profile=netadmin "
                        "(kubectl >= 1.27)", "blocks", "only the legacy debug container (no added capabilities)"),
                  "netadmin")
+    elif server is not None and abs(kubectl[1] - server[1]) > 1 and kubectl[0] == server[0]:
+        gate.add(Check("kubectl", "local kubectl", f"{env.kubectl_version}, server {env.server_version}", "limits",
+                       "outside kubectl's supported version skew (one minor version either way)"))
     else:
         gate.add(Check("kubectl", "local kubectl", env.kubectl_version, "ok",
                        "--profile=netadmin" + (", --profile=sysadmin" if kubectl >= SYSADMIN_SINCE else "")
                        + (", --custom" if kubectl >= CUSTOM_SINCE else "")))
+    if env.istioctl is not None and mode is MeshMode.SIDECAR:
+        gate.add(Check("istioctl", "local istioctl", env.istioctl or "not on PATH", "ok" if env.istioctl else "limits",
+                       "" if env.istioctl else "the Envoy log and config routes need it"))
     if psa.level == "restricted":
         gate.add(Check("psa", "PodSecurity", psa.source, "blocks", "restricted forces non-root, drop ALL: no debug "
                        "container can capture, no privileged container is admitted"),
@@ -802,7 +815,7 @@ def _pre_checks(gate: _Gate, mode: MeshMode, psa: Psa, non_root: str, kubectl: t
 def build_plan(wl: Workload, mode: MeshMode, ns_labels: dict | None, mesh_default_config: dict, values: dict,
                values_source: str, observed: list[str], image: str = DEBUG_IMAGE, env: Environment | None = None,
                container: str = "", ports: tuple[int, ...] = (), hosts: tuple[str, ...] = (), node: str = "",
-               pod_ip: str = "", owner: tuple[str, str] | None = None) -> CapturePlan:
+               pod_ip: str = "", owner: tuple[str, str] | None = None, phase: str = "") -> CapturePlan:
     """The ranked ways to see this workload's (or this pod's) traffic, each decided by the pre-checks
     (server, local kubectl, PodSecurity, the pod's user, istio-proxy, permissions) and with commands
     naming its pod, container and ports. ``owner``: (kind, name) of the controller the pod comes from."""
@@ -820,7 +833,7 @@ def build_plan(wl: Workload, mode: MeshMode, ns_labels: dict | None, mesh_defaul
     kubectl = parse_version(env.kubectl_version)
     non_root = pod_non_root(wl)
     gate = _Gate(env)
-    _pre_checks(gate, mode, psa, non_root, kubectl, variant, variant_source, privilege, exec_text)
+    _pre_checks(gate, mode, psa, non_root, kubectl, variant, variant_source, privilege, exec_text, phase)
 
     def known_at_least(version: tuple[int, int]) -> bool:  # unknown: assume a recent kubectl
         return kubectl is None or kubectl >= version
@@ -853,6 +866,8 @@ def build_plan(wl: Workload, mode: MeshMode, ns_labels: dict | None, mesh_defaul
               groups: tuple[str, ...] = (), perms: tuple[str, ...] = (),
               variants: tuple[tuple[str, str], ...] = ()) -> Method:
         blocked = gate.reasons(groups, perms)
+        if env.istioctl == "" and command.startswith("istioctl"):
+            works, needs = "maybe", "istioctl is not on PATH (install it first); " + needs
         m = Method(key, title, command, "no" if blocked else works, needs, gives_up, variants, blocked)
         methods.append((m, len(methods)))
         return m
@@ -897,8 +912,9 @@ def build_plan(wl: Workload, mode: MeshMode, ns_labels: dict | None, mesh_defaul
         offer("ztunnel-log", "ztunnel's connection logs on the pod's node",
               f"kubectl -n {ZTUNNEL_NAMESPACE} logs $(kubectl -n {ZTUNNEL_NAMESPACE} get pod -l app=ztunnel "
               f"--field-selector spec.nodeName={node_expr} -o name) | grep {_q(pod)}",
-              "yes", f"RBAC get on pods/log in {ZTUNNEL_NAMESPACE}",
-              "connections only (source, destination, bytes, identities), no packets", (), ("ztunnel-log",))
+              "yes", f"RBAC list on pods and get on pods/log in {ZTUNNEL_NAMESPACE}",
+              "connections only (source, destination, bytes, identities), no packets", (),
+              ("ztunnel-pods", "ztunnel-log"))
     elif sidecar:
         sel = _selector(wl)
         selector = "{" + ", ".join(f"{k}: {json.dumps(str(v))}" for k, v in sel.items()) + "}"
@@ -920,12 +936,12 @@ def build_plan(wl: Workload, mode: MeshMode, ns_labels: dict | None, mesh_defaul
               "istioctl; RBAC create on pods/portforward (istioctl reaches Envoy's admin port through a "
               "port-forward) and get on pods/log",
               "very noisy; headers and connection events, no bodies; reset with --level warning",
-              (), ("portforward", "log"))
+              ("running",), ("portforward", "log"))
         offer("proxy-config", "what Envoy is configured to do (listeners, routes, clusters)",
               f"istioctl proxy-config listener {_q(pod)} -n {ns}" + (f" --port {ports[0]}" if ports else "")
               + f" && istioctl proxy-config route {_q(pod)} -n {ns} && istioctl proxy-config cluster {_q(pod)} -n {ns}",
               "yes", "istioctl; RBAC create on pods/portforward",
-              "configuration, not traffic", (), ("portforward",),
+              "configuration, not traffic", ("running",), ("portforward",),
               (("admin endpoints", f"kubectl port-forward {target} {ADMIN_PORT}:{ADMIN_PORT} (then "
                                    f"http://localhost:{ADMIN_PORT}/ : /stats, /clusters, /config_dump, /logging)"),))
     if mode is not MeshMode.AMBIENT:
