@@ -319,7 +319,7 @@ def render_text(doc: dict[str, Any], width: int) -> str:
     else:
         read = "read from files (offline)"
     for line in filter(None, [t["picked"], f"workload: {t['workload']}" if t["workload"] else "",
-                              f"data plane: {doc['mesh']} ({doc['meshReason']})", read]):
+                              f"data plane: {doc['mesh']} -- {doc['meshReason']}", read]):
         para(line)
     for n in doc["notes"]:
         para(f"note: {n}")
