@@ -288,7 +288,8 @@ def test_a_non_root_pod_gets_a_root_debug_container_or_is_blocked_where_that_is_
 
 @LIVE
 def test_a_server_without_ephemeral_containers_blocks_every_debug_container(source):
-    srv = KubeAPIServer(objects=[namespace(), pod(), *workload()], version="v1.22.17", ephemeral_containers=False)
+    srv = KubeAPIServer(objects=[namespace(), pod(), *workload()], version="v1.22.17")
+    srv.ephemeral_containers = False
     s = source([], server=srv)
     doc = s.plan("pod/web-7d9c-x2kq")
     assert check(doc, "server") == {"key": "server", "title": "API server", "status": "blocks",
@@ -466,7 +467,9 @@ def test_the_emulation_answers_access_reviews_and_lists_ephemeral_containers_lik
         listing = client.ApiClient(client.Configuration(host=srv.url)).call_api(
             "GET", f"{srv.url}{SSAR}").status
         assert listing == 405  # a review can be created, never read back
-    with KubeAPIServer(ephemeral_containers=False) as old:
+    old = KubeAPIServer()
+    old.ephemeral_containers = False
+    with old:
         api = client.ApiClient(client.Configuration(host=old.start()))
         assert "pods/ephemeralcontainers" not in {r.name for r in client.CoreV1Api(api).get_api_resources().resources}
 

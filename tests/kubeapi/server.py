@@ -312,15 +312,14 @@ def _decode_continue(token: str) -> tuple[str, str]:
 class KubeAPIServer:
     """A read-only API server with the built-in catalog; see the module docstring."""
 
+    #: False: a server without ``pods/ephemeralcontainers`` (before 1.23, or the feature gate off):
+    #: discovery does not list it, as kube-apiserver does not. Set before ``start``.
+    ephemeral_containers = True
+
     def __init__(self, objects: Iterable[dict] = (), token: str | None = None, absent_groups: Iterable[str] = (),
                  served_versions: dict[str, list[str]] | None = None, version: str = "v1.32.4",
-                 host: str = "127.0.0.1", port: int = 0, ephemeral_containers: bool = True):
-        """``ephemeral_containers=False``: a server without ``pods/ephemeralcontainers`` (before 1.23, or the
-        feature gate off): discovery does not list it, as kube-apiserver does not."""
+                 host: str = "127.0.0.1", port: int = 0):
         self.token, self.version, self.host, self.port = token, version, host, port
-        self.ephemeral_containers = ephemeral_containers
-        self.access_reviews: list[dict[str, Any]] = []  # the resourceAttributes of each SelfSubjectAccessReview
-        self._access_rules: list[tuple[dict[str, str], bool, str]] = []
         self.requests: list[dict[str, Any]] = []
         self._writes = 0
         self._lock = threading.Lock()
@@ -333,6 +332,8 @@ class KubeAPIServer:
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
+        self.access_reviews: list[dict[str, Any]] = []  # the resourceAttributes of each SelfSubjectAccessReview
+        self._access_rules: list[tuple[dict[str, str], bool, str]] = []
         for obj in objects:
             self.add(obj)
 
@@ -517,11 +518,11 @@ class KubeAPIServer:
                 or (res.namespaced and namespace is None and len(rest) == 2)):
             raise ApiError(404, NOT_FOUND)
         name = rest[1] if len(rest) == 2 else None
+        if ("get" if name else "list") not in res.verbs:  # SelfSubjectAccessReviews are only created
+            raise ApiError(405, MESSAGES[405])
         if res.plural == "namespaces" and name:
             namespace = name  # RBAC sees a Namespace GET as a request in that namespace
         verb = "get" if name else "list"
-        if verb not in res.verbs:
-            raise ApiError(405, MESSAGES[405])
         fault = self._take_fault(res, namespace, verb)
         if fault:
             if fault.delay:
