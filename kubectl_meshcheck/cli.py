@@ -216,7 +216,41 @@ _topic_command(
 _topic_command(Topic.STARTUP, "Startup order: the app racing the sidecar, init containers, Jobs (MC2xx).")
 _topic_command(Topic.EGRESS, "Outbound traffic and ServiceEntries (MC3xx).")
 _topic_command(Topic.PROBES, "Health-probe rewriting (MC4xx).")
-_topic_command(Topic.CAPTURE, "Safer packet capture than tcpdump in istio-proxy (MC5xx).")
+
+
+def _capture_command(ctx: typer.Context, **values: Any) -> None:
+    """Without TARGET the per-workload table (MC5xx); with it, the plan for one pod (capture_target.py)."""
+    from .capture_target import CaptureRequest, run_capture
+
+    request = CaptureRequest(**{k: values.pop(k) for k in ("target", "port", "host", "container",
+                                                          "no_access_review", "image")})
+    opts = _merged(ctx, values)
+    if request.target is None:
+        if request.port or request.host or request.container or request.no_access_review or request.image:
+            raise CliError("capture: --port, --host, -c, --no-access-review and --image need a TARGET "
+                           "(e.g. pod/NAME or deploy/NAME)", EXIT_USAGE)
+        raise typer.Exit(run_analysis(Topic.CAPTURE, opts))
+    raise typer.Exit(run_capture(request, opts))
+
+
+_CAPTURE_PARAMS = [
+    P("target", P.POSITIONAL_OR_KEYWORD, default=None, annotation=Annotated[Optional[str], typer.Argument(
+        metavar="[TARGET]", help="pod/NAME, NAME or deploy|sts|ds|rs|job/NAME: a capture plan for that pod.")]),
+    P("port", P.KEYWORD_ONLY, default=None, annotation=Annotated[Optional[list[int]], typer.Option(
+        "--port", metavar="N", help="Capture this port (repeatable). Default: the pod's app ports.")]),
+    P("host", P.KEYWORD_ONLY, default=None, annotation=Annotated[Optional[list[str]], typer.Option(
+        "--host", metavar="H", help="Capture traffic to/from this host or IP (repeatable).")]),
+    P("container", P.KEYWORD_ONLY, default=None, annotation=Annotated[Optional[str], typer.Option(
+        "-c", "--container", metavar="NAME", help="The app container the debug container targets.")]),
+    P("no_access_review", P.KEYWORD_ONLY, default=False, annotation=Annotated[bool, typer.Option(
+        "--no-access-review", help="Do not ask the API server what you may do (SelfSubjectAccessReview, "
+                                   "the one non-GET request meshcheck sends).")]),
+    P("image", P.KEYWORD_ONLY, default=None, annotation=Annotated[Optional[str], typer.Option(
+        "--image", metavar="IMAGE", help="Debug image with tcpdump (default nicolaka/netshoot).")]),
+]
+app.command("capture", help="Safer packet capture than tcpdump in istio-proxy (MC5xx); with TARGET, a plan for "
+                            "that pod checked against what you may do.", epilog=EPILOG)(
+    _with_options(_capture_command, extra=_CAPTURE_PARAMS))
 
 
 def _rules_command(ctx: typer.Context, **values: Any) -> None:

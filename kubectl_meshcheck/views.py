@@ -396,8 +396,10 @@ def capture_rows(result: RunResult) -> list[dict[str, Any]]:
     PodSecurity enforce level), psaSource, pod (the live pod, or a ``$(kubectl get pod -l ...)`` that
     finds one), podObserved, ports (the app containers' ports the tcpdump filter uses), execTcpdump
     (what ``kubectl exec -c istio-proxy -- tcpdump`` does here, and why), recommended (title of the first
-    method that works), command, methods [{key, title, command, works (yes/maybe/no), needs, givesUp}] best
-    first, findings (MC5xx codes), origin."""
+    method that works), command, methods [{key, title, command, works (yes/maybe/no), needs, givesUp,
+    variants [{label, command}], blockedBy [what stops it]}] best first, checks [{key, title, found, status
+    (ok/blocks/limits/unknown), effect}] (the pre-checks the input can answer), findings (MC5xx codes), origin.
+    ``kubectl meshcheck capture TARGET`` prints the same plan for one pod, with the live pre-checks."""
     from .mesh.capture import capture_plan
 
     index = result.index
@@ -428,6 +430,7 @@ def capture_rows(result: RunResult) -> list[dict[str, Any]]:
             "recommended": best.title,
             "command": best.command,
             "methods": [m.to_json() for m in plan.methods],
+            "checks": [c.to_json() for c in plan.checks],
             "findings": sorted(by_obj.get(wl.ref.key, ())),
             "origin": wl.obj.location(wl.template_path),
         })

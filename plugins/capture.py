@@ -39,12 +39,13 @@ from kubectl_meshcheck import (
     rule,
     trace_logging_on,
     unraised,
+    without_network_powers,
 )
 
 ROLLOUT = "takes effect when the pods are next created (a rollout)"
 INSTEAD = ("capture with an ephemeral debug container instead: kubectl debug -n <ns> <pod> -it "
            "--image=nicolaka/netshoot --profile=netadmin -- tcpdump -i any -nn port <port> "
-           "(kubectl meshcheck capture prints it for each workload)")
+           "(kubectl meshcheck capture pod/<name> prints the plan for one pod, checked against what you may do)")
 CONSEQUENCE = ("a privileged container can do anything root on the node can: whoever can exec into it, or "
                "exploits Envoy, owns the node; PodSecurity baseline and restricted reject such pods")
 NET_CONSEQUENCE = ("whoever can exec into it, or exploits Envoy, can read and rewrite the pod's traffic and iptables "
@@ -216,47 +217,85 @@ def iptables_trace_logging_on(wl, ctx):
 
 
 @rule(code="MC504", name="capture-sidecar-in-template", topic=Topic.CAPTURE, severity=Severity.WARNING,
-      summary="a packet-capture container (tcpdump, netshoot...) is a permanent part of the pod template",
+      summary="a container beside the app can read its plaintext or rewrite the pod's iptables (NET_ADMIN/RAW)",
       targets={"Workload"}, fix=FixAvailability.ALWAYS, sidecar_only=False)
 def capture_sidecar_in_template(wl, ctx):
-    """What it checks: a meshed pod template (sidecar or ambient) with a container beside the app that
-    captures packets: an image such as ``nicolaka/netshoot``, ``tcpdump``, ``ksniff``, ``tshark``, or a
-    command that runs tcpdump, tshark, dumpcap, termshark or ngrep (also as a native sidecar).
+    """What it checks: a meshed pod template (sidecar or ambient) with a container running beside the app
+    (a regular container or a native sidecar) that is ``privileged: true`` or adds NET_RAW, NET_ADMIN or
+    ALL, whatever its image; or that is a packet-capture tool (an image such as ``nicolaka/netshoot``,
+    ``tcpdump``, ``ksniff``, ``tshark``, or a command running tcpdump, tshark, dumpcap, termshark or
+    ngrep), which the message names as a clue. Istio's own containers (istio-proxy, istio-init,
+    istio-validation, install-cni, ztunnel, the proxyv2 image) are left out, and so are classic init
+    containers: they finish before the app sends a byte.
 
-    What Istio does: nothing stops it. The container shares the pod's network namespace, so it sees the
-    app's traffic on ``lo`` in plaintext, before the sidecar encrypts it (mTLS does not protect against it);
-    with NET_RAW/NET_ADMIN added, PodSecurity baseline rejects the whole pod. A capture sidecar left in a
-    template runs in every replica, forever.
+    What Istio does: nothing stops it. Every container shares the pod's network namespace: with NET_RAW
+    (or privileged) it reads the app's traffic on ``lo`` in plaintext, before the sidecar encrypts it
+    (mTLS does not protect against it); with NET_ADMIN (or privileged) it can rewrite the pod's iptables
+    (or, in ambient, the in-pod redirection) around the sidecar, so traffic leaves unencrypted and
+    unauthorised. PodSecurity baseline rejects the whole pod (it admits none of these capabilities). A
+    capture sidecar left in a template runs in every replica, forever. Not flagged: a root container
+    without ``drop: [ALL]`` also has the runtime's default NET_RAW on containerd (UNCONFIRMED per
+    runtime); that is every default container, and a separate hardening question.
 
     Example: ``- name: sniffer, image: nicolaka/netshoot, command: [tcpdump, -i, any, -w, /pcap/x.pcap],
-    securityContext: {capabilities: {add: [NET_RAW, NET_ADMIN]}}`` beside the app.
+    securityContext: {capabilities: {add: [NET_RAW, NET_ADMIN]}}`` beside the app; or a VPN client
+    ``ghcr.io/acme/vpn`` with ``privileged: true``.
 
-    Fixes: remove the container (unsafe: if it is a deliberate continuous capture, keep it and suppress
-    the finding with that reason); capture on demand with ``kubectl debug --profile=netadmin``.
+    Fixes: a capture tool: remove the container; any other container: drop ``privileged`` and the
+    network capabilities from its securityContext. Both unsafe: if the container needs them (a deliberate
+    continuous capture, a VPN or network agent), keep it and suppress the finding with that reason.
+    Capture on demand with ``kubectl debug --profile=netadmin`` instead (``kubectl meshcheck capture POD``).
 
-    References: https://kubernetes.io/docs/concepts/workloads/pods/ephemeral-containers/ ;
+    References: istio/istio manifests/charts/istio-control/istio-discovery/files/injection-template.yaml
+    (istio-init / istio-validation); istio/istio manifests/charts/istio-cni/templates/daemonset.yaml
+    (install-cni: NET_ADMIN, NET_RAW); https://kubernetes.io/docs/concepts/security/pod-security-standards/
+    (baseline capabilities); https://kubernetes.io/docs/concepts/workloads/pods/ephemeral-containers/ ;
     kubernetes/kubectl pkg/cmd/debug/profiles.go; reference/istio-facts.md §E.
     """
     if not _in_mesh(wl, ctx):
         return
     found = capture_sidecars(wl)
-    if found:  # one finding per template: removing one container shifts the others' paths
-        ptr, c, evidence = found[0]
-        raised = raised_privileges(c.get("securityContext"))
-        command = " ".join(redact_args([str(x) for x in [*(c.get("command") or []), *(c.get("args") or [])]]))
-        yield Diagnostic(
-            path=ptr,
-            message=(f"container {c.get('name')!r} ({evidence}" + (f", {', '.join(raised)}" if raised else "")
-                     + ") captures packets in every pod: it sees the app's plaintext on lo before the sidecar "
-                     "encrypts it" + ("; PodSecurity baseline rejects pods with these privileges" if raised else "")
-                     + (f" ({len(found) - 1} more such container(s))" if len(found) > 1 else "")),
-            args={"container": c.get("name"), "evidence": evidence, "raised": raised, "command": command,
-                  "containers": [x[1].get("name") for x in found]},
-            fixes=(Fix(f"Remove container {c.get('name')!r} from the pod template", Applicability.UNSAFE, wl.ref,
-                       (PatchOp("test", f"{ptr}/name", c.get("name")), PatchOp("remove", ptr)),
-                       (ROLLOUT, "if this is a deliberate continuous capture, keep it and suppress with the reason",
-                        INSTEAD)),),
-        )
+    if not found:
+        return
+    # one finding per template, on the last such container: fixing it shifts no other container's path
+    side = found[-1]
+    ptr, c = side.pointer, side.container
+    ambient = ctx.mode_of(wl).mode is MeshMode.AMBIENT
+    can = []
+    if side.reads:
+        can.append("read the app's plaintext on lo before the sidecar encrypts it" if not ambient else
+                   "read the app's plaintext before ztunnel encrypts it")
+    if side.rewrites:
+        can.append("rewrite the pod's iptables around the sidecar" if not ambient else
+                   "rewrite the pod's in-pod redirection around ztunnel")
+    clue = side.evidence + (", a packet-capture tool" if side.evidence.startswith("image") else "")
+    what = ", ".join(x for x in (clue if side.evidence else f"image {c.get('image')}", *side.powers) if x)
+    command = " ".join(redact_args([str(x) for x in [*(c.get("command") or []), *(c.get("args") or [])]]))
+    if side.evidence:
+        fix = Fix(f"Remove container {side.name!r} from the pod template", Applicability.UNSAFE, wl.ref,
+                  (PatchOp("test", f"{ptr}/name", c.get("name")), PatchOp("remove", ptr)),
+                  (ROLLOUT, "if this is a deliberate continuous capture, keep it and suppress with the reason",
+                   INSTEAD))
+    else:
+        sc = c["securityContext"]
+        cleaned = without_network_powers(sc)
+        ops = (PatchOp("test", f"{ptr}/securityContext", sc),
+               PatchOp("replace", f"{ptr}/securityContext", cleaned) if cleaned
+               else PatchOp("remove", f"{ptr}/securityContext"))
+        fix = Fix(f"Drop {', '.join(side.powers)} from container {side.name!r}", Applicability.UNSAFE, wl.ref, ops,
+                  (ROLLOUT, "if the container needs them (a VPN or network agent), keep them and suppress with the "
+                   "reason", INSTEAD))
+    yield Diagnostic(
+        path=ptr,
+        message=(f"container {side.name!r} ({what}) can {' and '.join(can)}, in every pod"
+                 + ("; PodSecurity baseline rejects pods with these privileges" if side.powers else "")
+                 + (f" ({len(found) - 1} more such container(s): {', '.join(x.name for x in found[:-1])})"
+                    if len(found) > 1 else "")),
+        args={"container": side.name, "image": str(c.get("image") or ""), "evidence": side.evidence,
+              "raised": list(side.powers), "reads": side.reads, "rewrites": side.rewrites, "command": command,
+              "containers": [x.name for x in found]},
+        fixes=(fix,),
+    )
 
 
 @rule(code="MC505", name="debug-container-running-observed", topic=Topic.CAPTURE, severity=Severity.INFO,

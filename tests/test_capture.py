@@ -50,8 +50,13 @@ def test_default_sidecar_exec_fails_and_netadmin_debug_is_recommended_with_the_p
     assert p.variant == "debug" and not p.privilege.privileged and p.psa.level == "privileged"
     assert p.exec_tcpdump.startswith("fails: istio-proxy runs as UID 1337")
     assert p.recommended.key == "ephemeral-netadmin"
-    assert p.recommended.command == ("kubectl debug -n payments web-5d8f-abcde -it --image=nicolaka/netshoot "
-                                     "--profile=netadmin -- tcpdump -i any -nn port 8080 or port 9102")
+    assert p.recommended.command == (
+        "kubectl debug -n payments web-5d8f-abcde -i -q --keep-labels --image=nicolaka/netshoot --profile=netadmin "
+        "--target=web -- tcpdump -i any -U -w - 'port 8080 or port 9102' > web-5d8f-abcde.pcap")
+    assert dict(p.recommended.variants)["interactive"] == (
+        "kubectl debug -n payments web-5d8f-abcde -it --keep-labels --image=nicolaka/netshoot --profile=netadmin "
+        "--target=web -- tcpdump -i any -nn 'port 8080 or port 9102'")
+    assert dict(p.recommended.variants)["into Wireshark"].endswith("| wireshark -k -i -")
     assert "pods/ephemeralcontainers" in p.recommended.needs and "kubectl >= 1.27" in p.recommended.needs
     assert "exec-proxy" not in methods(p)  # tcpdump in the unprivileged sidecar is never offered
 
@@ -59,14 +64,17 @@ def test_default_sidecar_exec_fails_and_netadmin_debug_is_recommended_with_the_p
 def test_without_a_live_pod_the_command_finds_one_by_the_selector():
     p = plan()
     assert p.pod == "$(kubectl -n payments get pod -l app=web -o jsonpath='{.items[0].metadata.name}')"
-    assert p.recommended.command.startswith(f"kubectl debug -n payments {p.pod} -it")  # not shell-quoted
+    assert p.recommended.command.startswith(f"kubectl debug -n payments {p.pod} -i -q")  # not shell-quoted
+    assert p.recommended.command.endswith("> web.pcap")
     assert not p.pod_observed
 
 
 def test_psa_baseline_rejects_netadmin_and_changes_the_recommendation():
     p = plan(ns_labels={"istio-injection": "enabled", "pod-security.kubernetes.io/enforce": "baseline"})
     m = methods(p)
-    assert m["ephemeral-netadmin"].works == "no" and "PodSecurity baseline rejects it" in m["ephemeral-netadmin"].needs
+    assert m["ephemeral-netadmin"].works == "no"
+    assert m["ephemeral-netadmin"].blocked == (
+        "PodSecurity: namespace label pod-security.kubernetes.io/enforce=baseline",)
     assert m["ephemeral-baseline"].works == "maybe" and "--profile=baseline" in m["ephemeral-baseline"].command
     assert p.recommended.key == "access-log"
     assert "kind: Telemetry" in p.recommended.command and "selector: {matchLabels: {app: \"web\"}}" in \
@@ -90,8 +98,11 @@ def test_psa_unlabelled_namespace_is_the_cluster_default_and_unknown_namespace_i
 
 def test_pod_level_non_root_user_needs_a_root_debug_container():
     p = plan(deployment(pod_sc={"runAsNonRoot": True, "runAsUser": 1000}))
-    assert "--custom=/tmp/debug-root.json" in p.recommended.command
-    assert '"runAsUser":0' in p.recommended.needs and "kubectl >= 1.31" in p.recommended.needs
+    assert p.recommended.command.startswith(
+        "echo '{\"securityContext\":{\"runAsUser\":0,\"runAsNonRoot\":false}}' > /tmp/meshcheck-debug-root.json && "
+        "kubectl debug ")
+    assert "--custom=/tmp/meshcheck-debug-root.json" in p.recommended.command
+    assert "spec.securityContext.runAsUser: 1000" in p.recommended.needs and "kubectl >= 1.31" in p.recommended.needs
 
 
 def test_ambient_has_no_istio_proxy_to_exec_into_and_points_at_ztunnel():
@@ -104,7 +115,7 @@ def test_ambient_has_no_istio_proxy_to_exec_into_and_points_at_ztunnel():
 def test_node_capture_sees_only_the_encrypted_leg():
     node = methods(plan(observed=["web-1"]))["node"]
     assert node.command.startswith("kubectl debug node/$(kubectl -n payments get pod web-1 -o jsonpath="
-                                   "'{.spec.nodeName}') -it")
+                                   "'{.spec.nodeName}') -n payments -it")
     assert "host $(kubectl -n payments get pod web-1 -o jsonpath='{.status.podIP}')" in node.command
     assert "not the plaintext loopback leg" in node.gives_up
 
@@ -149,7 +160,7 @@ def test_install_privileged_offers_sudo_tcpdump_and_trace_logging_plain_tcpdump(
     p = plan(values={"global": {"proxy": {"privileged": True}}}, observed=["web-1"])
     assert p.privilege.privileged and "values.global.proxy.privileged=true" in p.privilege.sources[0]
     assert methods(p)["exec-proxy"].command == ("kubectl exec -n payments web-1 -c istio-proxy -- sudo tcpdump -i "
-                                                "any -nn port 8080 or port 9102")
+                                                "any -nn 'port 8080 or port 9102'")
     assert p.recommended.key == "ephemeral-netadmin"  # the debug container still ranks first
     traced = plan(deployment({"proxy.istio.io/config": "proxyMetadata:\n  IPTABLES_TRACE_LOGGING: 'true'\n"}),
                   observed=["web-1"])
@@ -204,15 +215,19 @@ def test_capture_view_rows():
     rows = rows_by_name()
     orders = rows["payments", "orders"]
     assert orders["pod"] == "orders-6f8d-q7wz" and orders["podObserved"] and orders["ports"] == [8080, 9090]
-    assert orders["command"] == ("kubectl debug -n payments orders-6f8d-q7wz -it --image=nicolaka/netshoot "
-                                 "--profile=netadmin -- tcpdump -i any -nn port 8080 or port 9090")
+    assert orders["command"] == ("kubectl debug -n payments orders-6f8d-q7wz -i -q --keep-labels "
+                                 "--image=nicolaka/netshoot --profile=netadmin --target=orders -- tcpdump -i any -U "
+                                 "-w - 'port 8080 or port 9090' > orders-6f8d-q7wz.pcap")
     assert orders["findings"] == ["MC505"]
     assert not orders["privileged"].startswith("yes")
     broker = rows["vault", "secrets-broker"]
     assert broker["proxyImage"] == "distroless" and broker["psa"] == "baseline"
     assert broker["recommended"] == "Envoy access logs for this workload (Telemetry API)"
     assert broker["execTcpdump"].startswith("fails: the distroless proxy image has no shell")
-    assert [m["key"] for m in broker["methods"]][:3] == ["ephemeral-netadmin", "ephemeral-baseline", "access-log"]
+    # ranked: what works first, then what may work, then what PodSecurity baseline rejects
+    assert [(m["key"], m["works"]) for m in broker["methods"]] == [
+        ("access-log", "yes"), ("proxy-log", "yes"), ("proxy-config", "yes"), ("ephemeral-baseline", "maybe"),
+        ("ephemeral-netadmin", "no"), ("node", "no")]
     assert rows["payments", "checkout"]["findings"] == ["MC502"] and rows["payments", "ledger"]["findings"] == ["MC503"]
     assert rows["payments", "gateway-api"]["findings"] == ["MC504"]
     header = run("capture", "-f", str(EXAMPLES)).stdout.splitlines()[0].split()

@@ -44,8 +44,32 @@ Facts (reference/istio-facts.md §E, §F2.5), each checked at its source:
 - Ambient pods have no istio-proxy: capture in an ephemeral container of the app pod; ztunnel's logs
   show its connections.
 
-Not modelled: RBAC on ``pods/ephemeralcontainers`` and admission policies (Kyverno, Gatekeeper), which
-need a live permission check; PSA exemptions; the Envoy tap filter (no first-class Istio API).
+- The plan for one pod (``kubectl meshcheck capture TARGET``), confirmed at the source:
+  kubectl's ``debug.go`` (kubernetes/kubectl, commit 42e77da) prints "Targeting container ..." and
+  "Defaulting debug container name ..." to **stdout** unless ``-q``, so a pcap streamed with
+  ``tcpdump -w -`` needs ``-q``; ``-i`` attaches (RBAC ``create pods/attach``) and the ephemeral
+  container is added with a PATCH of ``pods/<name>/ephemeralcontainers`` (a 404 there means the feature
+  is off); the same source strips the pod's labels before that unless ``--keep-labels`` (not yet in
+  kubectl 1.32, whose ``--keep-labels`` exists but applies to ``--copy-to``: the flag is passed from
+  1.32 on; the first release that strips is UNCONFIRMED); ``displayWarning``: with a pod-level non-root
+  ``runAsUser`` "some capabilities granted by debug profile may not work", fix with ``--custom``
+  ``securityContext.runAsUser: 0``; ``--custom`` may not set name, command, image, lifecycle. The
+  real kubectl 1.32 accepts the commands built here (tests run them against the emulation).
+- ``istioctl proxy-config`` reaches Envoy's admin (15000) through a port-forward (istio/istio
+  ``pkg/kube/client.go`` ``EnvoyDo``): RBAC ``create pods/portforward``.
+- Pod Security Standards (kubernetes.io, and PSA's ``policy/check_capabilities_baseline.go``): the
+  capability and privileged checks cover ``spec.ephemeralContainers[*]`` too.
+- lo carries the app<->Envoy leg: inbound Envoy connects to the app from 127.0.0.6 (istio/istio
+  ``InboundPassthroughBindIpv4``); outbound, iptables REDIRECT sends the app's connection to Envoy on
+  127.0.0.1:15001 (iptables-extensions(8)), so on lo a call to a host is addressed to port 15001.
+- Ambient (istio.io "ztunnel traffic redirection"): ztunnel works inside the pod's network namespace
+  (in-pod redirection), so the debug container in the pod sees the plaintext; at the node only the
+  HBONE leg (15008, mTLS) is visible. Which in-pod leg shows on lo is UNCONFIRMED.
+- ``proxy.istio.io/config`` has no access-log setting (ProxyConfig; UNCONFIRMED that none exists), so
+  access logs for one workload come from a Telemetry resource.
+
+Not modelled: admission policies (Kyverno, Gatekeeper) and PSA exemptions, which no access review
+answers; the Envoy tap filter (no first-class Istio API).
 """
 
 from __future__ import annotations
@@ -69,6 +93,7 @@ from .injection import (
     run_words,
     is_injected,
     parse_proxy_config,
+    parse_version,
 )
 from .protocol import RESERVED_PORTS
 
@@ -147,9 +172,15 @@ def unraised(sc: dict) -> dict:
         (k in ("privileged", "allowPrivilegeEscalation") and v is True) or (k in ("runAsUser", "runAsGroup")
                                                                              and v == 0)
         or (k == "runAsNonRoot" and v is False))}
+    return _without_caps(out, CAPTURE_CAPS)
+
+
+def _without_caps(sc: dict, drop: frozenset[str]) -> dict:
+    """``sc`` with the ``drop`` capabilities taken out of ``capabilities.add`` (empty parts removed)."""
+    out = dict(sc)
     caps = out.get("capabilities")
     if isinstance(caps, dict):
-        add = [c for c in caps.get("add") or [] if str(c).upper().removeprefix("CAP_") not in CAPTURE_CAPS]
+        add = [c for c in caps.get("add") or [] if str(c).upper().removeprefix("CAP_") not in drop]
         caps = {k: v for k, v in caps.items() if k != "add"} | ({"add": add} if add else {})
         if caps:
             out["capabilities"] = caps
@@ -261,19 +292,74 @@ def capture_evidence(container: dict) -> str:
     return ""
 
 
-def capture_sidecars(wl: Workload) -> list[tuple[str, dict, str]]:
-    """(pointer, container, evidence) of capture containers sitting beside an app container."""
+#: capabilities that let a container beside the app read its traffic (NET_RAW: packet sockets) or rewrite
+#: the pod's iptables (NET_ADMIN); ALL includes both
+NETWORK_CAPS = frozenset({"NET_ADMIN", "NET_RAW", "ALL"})
+#: Istio's own containers hold NET_ADMIN/NET_RAW by design: istio-init (injection template), istio-validation
+#: (the istio-cni variant), istio-proxy (MC502 judges its overrides), install-cni and ztunnel (their charts)
+ISTIO_CONTAINERS = frozenset({PROXY_CONTAINER, "istio-init", "istio-validation", "install-cni", "ztunnel"})
+ISTIO_IMAGES = frozenset({"proxyv2", "install-cni", "ztunnel"})
+
+
+@dataclass(frozen=True)
+class NetworkSidecar:
+    """A container beside the app that can see or steer the pod's traffic, and why we think so."""
+
+    pointer: str
+    container: dict
+    evidence: str  # the image or command that marks a capture tool ("" when only its privileges do)
+    powers: tuple[str, ...]  # privileged: true / capabilities.add: [...] (network ones only)
+    reads: bool  # can capture packets (NET_RAW, privileged, or a capture tool)
+    rewrites: bool  # can rewrite the pod's iptables (NET_ADMIN, privileged)
+
+    @property
+    def name(self) -> str:
+        return str(self.container.get("name"))
+
+
+def network_powers(container: dict) -> tuple[tuple[str, ...], bool, bool]:
+    """(what in the securityContext grants network powers, can capture, can rewrite iptables)."""
+    sc = container.get("securityContext") or {}
+    if not isinstance(sc, dict):
+        return (), False, False
+    powers: list[str] = []
+    caps = [str(c) for c in (sc.get("capabilities") or {}).get("add") or []
+            if str(c).upper().removeprefix("CAP_") in NETWORK_CAPS]
+    names = {c.upper().removeprefix("CAP_") for c in caps}
+    privileged = sc.get("privileged") is True
+    if privileged:
+        powers.append("privileged: true")
+    if caps:
+        powers.append(f"capabilities.add: [{', '.join(caps)}]")
+    return (tuple(powers), privileged or bool(names & {"NET_RAW", "ALL"}),
+            privileged or bool(names & {"NET_ADMIN", "ALL"}))
+
+
+def istio_own(container: dict) -> bool:
+    return container.get("name") in ISTIO_CONTAINERS or image_base(container.get("image")) in ISTIO_IMAGES
+
+
+def capture_sidecars(wl: Workload) -> list[NetworkSidecar]:
+    """Containers running beside an app container (regular ones and native sidecars) that can capture its
+    traffic or rewrite the pod's iptables: privileged, NET_ADMIN/NET_RAW added, or a known capture tool.
+    Istio's own containers and run-to-completion init containers (done before the app sends a byte) are out."""
     found, others = [], 0
     for init in (False, True):
         for ptr, c in wl.containers(init=init):
-            if c.get("name") == PROXY_CONTAINER or (init and c.get("restartPolicy") != "Always"):
+            if istio_own(c) or (init and c.get("restartPolicy") != "Always"):
                 continue
             evidence = capture_evidence(c)
-            if evidence:
-                found.append((ptr, c, evidence))
+            powers, reads, rewrites = network_powers(c)
+            if evidence or powers:
+                found.append(NetworkSidecar(ptr, c, evidence, powers, reads or bool(evidence), rewrites))
             else:
                 others += 1
     return found if others else []
+
+
+def without_network_powers(sc: dict) -> dict:
+    """The securityContext without ``privileged: true`` and the network capabilities it adds."""
+    return _without_caps({k: v for k, v in sc.items() if not (k == "privileged" and v is True)}, NETWORK_CAPS)
 
 
 def added_caps(container: dict) -> list[str]:
@@ -330,21 +416,137 @@ def psa_of(ns_labels: dict | None) -> Psa:
     return Psa(str(level), f"namespace label {PSA_ENFORCE_LABEL}={level}")
 
 
+# -- what the cluster, the local kubectl and the user's permissions allow -----------------------------
+
+EPHEMERAL_BETA = (1, 23)  # on by default (beta) since 1.23, GA in 1.25
+EPHEMERAL_GA = (1, 25)
+PROFILES_SINCE = (1, 27)  # kubectl debug --profile=general|baseline|restricted|netadmin
+SYSADMIN_SINCE = (1, 30)
+CUSTOM_ALPHA = (1, 30)  # --custom behind KUBECTL_DEBUG_CUSTOM_PROFILE=true
+CUSTOM_SINCE = (1, 31)  # --custom on by default
+KEEP_LABELS_SINCE = (1, 32)  # checked on kubectl 1.32; kubectl's newer source strips the pod's labels without it
+ROOT_CUSTOM = '{"securityContext":{"runAsUser":0,"runAsNonRoot":false}}'
+ROOT_CUSTOM_FILE = "/tmp/meshcheck-debug-root.json"
+ADMIN_PORT = 15000
+OUTBOUND_PORT = 15001  # where iptables REDIRECT sends the app's outbound connections (on lo)
+HBONE_PORT = 15008
+ZTUNNEL_NAMESPACE = "istio-system"
+DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
+#: the workload kinds whose pod template the privileged-proxy route patches: (API group, resource)
+PATCHABLE = {"Deployment": ("apps", "deployments"), "StatefulSet": ("apps", "statefulsets"),
+             "DaemonSet": ("apps", "daemonsets")}
+
+
+@dataclass(frozen=True)
+class Question:
+    """One permission a route needs: the ``resourceAttributes`` of a SelfSubjectAccessReview."""
+
+    key: str  # ephemeral, attach, exec, portforward, log, telemetry, patch-workload, ztunnel-log, node, create-pods
+    verb: str
+    resource: str
+    group: str = ""
+    subresource: str = ""
+    namespace: str = ""
+    name: str = ""
+
+    @property
+    def text(self) -> str:
+        res = self.resource + (f".{self.group}" if self.group else "") + (f"/{self.subresource}" if self.subresource
+                                                                            else "")
+        return f"{self.verb} {res}" + (f" in namespace {self.namespace}" if self.namespace else " (cluster scope)")
+
+    def attributes(self) -> dict[str, str]:
+        fields = (("namespace", self.namespace), ("verb", self.verb), ("group", self.group),
+                  ("resource", self.resource), ("subresource", self.subresource), ("name", self.name))
+        return {k: v for k, v in fields if v}
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: Question
+    allowed: bool | None  # None: the review failed
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.question.key, "permission": self.question.text, "attributes": self.question.attributes(),
+                "allowed": self.allowed, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What decides the route besides the pod: the API server, the local kubectl, the user's permissions.
+    Read live by ``sources/target.py``; offline only the local kubectl is known, and the rest is said."""
+
+    server_version: str = ""
+    ephemeral_served: bool | None = None  # ``pods/ephemeralcontainers`` in the server's discovery
+    kubectl_version: str = ""
+    kubectl_problem: str = ""  # why the local kubectl's version is unknown
+    answers: tuple[Answer, ...] = ()
+    review_skipped: str = ""  # why no access review was made (offline, --no-access-review)
+    istioctl: str | None = None  # its path; "" when not on PATH; None when not looked for
+
+    def answer(self, key: str) -> Answer | None:
+        return next((a for a in self.answers if a.question.key == key), None)
+
+
+def access_questions(ns: str, pod: str, mode: MeshMode, owner: tuple[str, str] | None = None,
+                     node: str = "") -> tuple[Question, ...]:
+    """The permissions the routes of a plan need, each asked once (``pod``/``node`` "" when unknown)."""
+    qs = [Question("ephemeral", "patch", "pods", subresource="ephemeralcontainers", namespace=ns, name=pod),
+          Question("attach", "create", "pods", subresource="attach", namespace=ns, name=pod)]
+    if mode is MeshMode.SIDECAR:
+        qs += [Question("exec", "create", "pods", subresource="exec", namespace=ns, name=pod),
+               Question("portforward", "create", "pods", subresource="portforward", namespace=ns, name=pod),
+               Question("log", "get", "pods", subresource="log", namespace=ns, name=pod),
+               Question("telemetry", "create", "telemetries", "telemetry.istio.io", namespace=ns)]
+        if owner and owner[0] in PATCHABLE:
+            group, plural = PATCHABLE[owner[0]]
+            qs.append(Question("patch-workload", "patch", plural, group, namespace=ns, name=owner[1]))
+    elif mode is MeshMode.AMBIENT:
+        qs += [Question("ztunnel-pods", "list", "pods", namespace=ZTUNNEL_NAMESPACE),
+               Question("ztunnel-log", "get", "pods", subresource="log", namespace=ZTUNNEL_NAMESPACE)]
+    qs += [Question("node", "get", "nodes", name=node), Question("create-pods", "create", "pods", namespace=ns)]
+    return tuple(qs)
+
+
 # -- the plan -----------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
+class Check:
+    """One pre-check that decides the route, with what it read and what it means."""
+
+    key: str  # server, kubectl, psa, pod-user, proxy, mesh, rbac:<permission key>
+    title: str
+    found: str
+    status: str  # ok | blocks | limits | unknown
+    effect: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "title": self.title, "found": self.found, "status": self.status,
+                "effect": self.effect}
+
+
+@dataclass(frozen=True)
 class Method:
-    key: str  # ephemeral-netadmin, ephemeral-baseline, exec-proxy, access-log, proxy-log, proxy-config, node
+    key: str  # ephemeral-netadmin, ephemeral-baseline, exec-proxy, privileged-proxy, access-log, proxy-log,
+    #           proxy-config, ztunnel-node, ztunnel-log, node
     title: str
     command: str
     works: str  # yes | maybe | no
     needs: str
     gives_up: str
+    variants: tuple[tuple[str, str], ...] = ()  # (label, command): the interactive session, Wireshark, undo
+    blocked: tuple[str, ...] = ()  # what stops it here, from the checks
 
     def to_json(self) -> dict[str, Any]:
         return {"key": self.key, "title": self.title, "command": self.command, "works": self.works,
-                "needs": self.needs, "givesUp": self.gives_up}
+                "needs": self.needs, "givesUp": self.gives_up,
+                "variants": [{"label": label, "command": c} for label, c in self.variants],
+                "blockedBy": list(self.blocked)}
+
+
+WORKS_ORDER = {"yes": 0, "maybe": 1, "no": 2}
 
 
 @dataclass(frozen=True)
@@ -358,11 +560,16 @@ class CapturePlan:
     pod_observed: bool
     ports: tuple[int, ...]
     exec_tcpdump: str  # what ``kubectl exec -c istio-proxy -- tcpdump`` does here, and why
-    methods: tuple[Method, ...] = field(default_factory=tuple)
+    methods: tuple[Method, ...] = field(default_factory=tuple)  # ranked: what works first, then by preference
+    checks: tuple[Check, ...] = ()
+    proxy_fields: tuple[str, ...] = ()  # the fields read from the pod that decide exec_tcpdump
+    container: str = ""  # the app container the debug container targets
+    filter: str = ""  # the tcpdump filter
+    interfaces: tuple[tuple[str, str], ...] = ()
 
     @property
     def recommended(self) -> Method:
-        return next((m for m in self.methods if m.works == "yes"), self.methods[0])
+        return self.methods[0]
 
 
 def app_ports(wl: Workload) -> tuple[int, ...]:
@@ -375,6 +582,17 @@ def app_ports(wl: Workload) -> tuple[int, ...]:
             if isinstance(n, int) and n not in RESERVED_PORTS:
                 ports.append(n)
     return tuple(dict.fromkeys(ports))
+
+
+def app_containers(wl: Workload) -> list[str]:
+    return [str(c.get("name")) for _, c in wl.containers() if c.get("name") and c.get("name") != PROXY_CONTAINER]
+
+
+def default_container(wl: Workload) -> str:
+    """The container ``--target`` names: kubectl's default-container annotation, else the first app container."""
+    names = app_containers(wl)
+    chosen = wl.pod_annotations.get(DEFAULT_CONTAINER_ANNOTATION)
+    return str(chosen) if chosen in names else (names[0] if names else "")
 
 
 def _selector(wl: Workload) -> dict:
@@ -400,119 +618,368 @@ def _q(text: str) -> str:
     return text if text.startswith("$(") else shlex.quote(text)
 
 
-def _needs_root(wl: Workload) -> bool:
-    """Pod-level settings the debug container inherits that keep a root image from starting."""
+def pod_non_root(wl: Workload) -> str:
+    """The pod-level setting a debug container inherits that keeps it from running as root ("" if none).
+
+    kubectl warns that a profile's capabilities may not work then, and suggests ``--custom`` with
+    ``securityContext.runAsUser: 0`` (kubernetes/kubectl pkg/cmd/debug/debug.go ``displayWarning``)."""
     sc = wl.pod_spec.get("securityContext") or {}
     uid = sc.get("runAsUser")
-    return sc.get("runAsNonRoot") is True or (isinstance(uid, int) and uid != 0)
+    if isinstance(uid, int) and uid != 0:
+        return f"spec.securityContext.runAsUser: {uid}"
+    if sc.get("runAsNonRoot") is True:
+        return "spec.securityContext.runAsNonRoot: true"
+    return ""
+
+
+def capture_filter(ports: tuple[int, ...], hosts: tuple[str, ...], sidecar: bool) -> str:
+    """A tcpdump filter for the ports and hosts asked about. With hosts in sidecar mode the lo leg of
+    outbound calls is added: iptables REDIRECT sends the app's outbound connections to Envoy on
+    127.0.0.1:15001 (iptables-extensions(8): locally generated packets go to the localhost address), so
+    on lo the plaintext of a call to ``host H`` is not addressed to H."""
+    by_port = " or ".join(f"port {p}" for p in ports)
+    by_host = " or ".join(f"host {h}" for h in hosts)
+    if by_port and by_host:
+        text = f"({by_port}) and ({by_host})"
+    else:
+        text = by_port or by_host
+    return f"{text} or port {OUTBOUND_PORT}" if hosts and sidecar else text
+
+
+def interfaces_of(mode: MeshMode) -> tuple[tuple[str, str], ...]:
+    if mode is MeshMode.SIDECAR:
+        return (("lo", "the plaintext leg between the app and Envoy (inbound from 127.0.0.6, outbound to "
+                       f"127.0.0.1:{OUTBOUND_PORT})"),
+                ("eth0", "the mTLS leg between pods (encrypted; plaintext only to non-mesh peers)"),
+                ("any", "both (the default here)"))
+    if mode is MeshMode.AMBIENT:
+        return (("lo", "the plaintext between the app and ztunnel's in-pod listeners (which leg shows on lo "
+                       "rather than the pod IP is UNCONFIRMED)"),
+                ("eth0", f"HBONE (mTLS on port {HBONE_PORT}) between ztunnels, plaintext to non-mesh peers"),
+                ("any", "everything the pod sends and receives (the default here)"))
+    return (("eth0", "everything (no mesh: plaintext unless the app encrypts)"), ("any", "the same, plus lo"))
+
+
+def why_exec_fails(wl: Workload, mode: MeshMode, variant: str, privilege: Privilege,
+                   psa: Psa) -> tuple[tuple[str, ...], str]:
+    """(the fields read from this pod, what ``kubectl exec -c istio-proxy -- tcpdump`` does here)."""
+    if mode is MeshMode.AMBIENT:
+        return (), "no istio-proxy in ambient pods (ztunnel on the node carries the traffic): capture in the pod"
+    if mode is not MeshMode.SIDECAR:
+        return (), "no sidecar: nothing to exec into; capture in the pod"
+    fields: list[str] = []
+    if is_injected(wl.pod_meta, wl.pod_spec):
+        proxy = _injected_proxy(wl) or {}
+        sc = proxy.get("securityContext")
+        where = "istio-proxy"
+        if isinstance(sc, dict):
+            for key in ("runAsUser", "runAsNonRoot", "privileged", "allowPrivilegeEscalation",
+                        "readOnlyRootFilesystem"):
+                if key in sc:
+                    fields.append(f"{where} securityContext.{key}: {json.dumps(sc[key])}")
+            caps = sc.get("capabilities") or {}
+            for key in ("drop", "add"):
+                if caps.get(key):
+                    fields.append(f"{where} securityContext.capabilities.{key}: [{', '.join(map(str, caps[key]))}]")
+        else:
+            fields.append(f"{where} securityContext: not in the pod read (Istio's template sets runAsUser 1337, "
+                          "capabilities.drop [ALL], allowPrivilegeEscalation false)")
+        fields.append(f"{where} image: {proxy.get('image') or '?'} ({variant})")
+    else:
+        fields.append("istio-proxy not injected yet: predicted from Istio's injection template (runAsUser 1337, "
+                      "runAsNonRoot true, capabilities.drop [ALL], allowPrivilegeEscalation false, "
+                      "readOnlyRootFilesystem true)")
+        fields += [f"raised by {s}" for s in privilege.sources]
+        fields.append(f"proxy image variant: {variant}")
+    if variant == "distroless":
+        return tuple(fields), "fails: the distroless proxy image has no shell and no tcpdump"
+    if privilege.privileged:
+        return tuple(fields), f"works ({privilege.sources[0]}), at the cost of a privileged sidecar" + (
+            f"; but PodSecurity {psa.level} rejects pods with a privileged container" if psa.level in
+            ("baseline", "restricted") else "")
+    return tuple(fields), ("fails: istio-proxy runs as UID 1337 with every capability dropped and no privilege "
+                           "escalation ('You don't have permission to capture on that device'; sudo fails too; "
+                           "ksniff's default mode fails the same way)")
+
+
+class _Gate:
+    """The pre-checks' verdicts, as reasons that block (or weaken) route groups and permissions."""
+
+    def __init__(self, env: Environment):
+        self.env = env
+        self.blocks: dict[str, list[str]] = {}
+        self.checks: list[Check] = []
+
+    def add(self, check: Check, *groups: str) -> None:
+        self.checks.append(check)
+        if check.status == "blocks":
+            for g in groups:
+                self.blocks.setdefault(g, []).append(f"{check.title}: {check.found}")
+
+    def reasons(self, groups: tuple[str, ...], perms: tuple[str, ...]) -> tuple[str, ...]:
+        out = [r for g in groups for r in self.blocks.get(g, [])]
+        for key in perms:
+            a = self.env.answer(key)
+            if a is not None and a.allowed is False:
+                out.append(f"RBAC: you may not {a.question.text}" + (f" ({a.reason})" if a.reason else ""))
+        return tuple(dict.fromkeys(out))
+
+
+def _pre_checks(gate: _Gate, mode: MeshMode, psa: Psa, non_root: str, kubectl: tuple[int, int] | None,
+                variant: str, variant_source: str, privilege: Privilege, exec_text: str, phase: str) -> None:
+    env = gate.env
+    server = parse_version(env.server_version)
+    if phase in ("Succeeded", "Failed"):
+        gate.add(Check("pod", "pod phase", phase, "blocks", "a finished pod runs nothing more: no debug container, "
+                       "exec or port-forward; plan for a running pod of the workload"), "debug", "exec", "running")
+    elif phase and phase != "Running":
+        gate.add(Check("pod", "pod phase", phase, "limits", "a debug container starts only once the pod runs"))
+    if env.ephemeral_served is False or (server is not None and server < EPHEMERAL_BETA):
+        gate.add(Check("server", "API server", f"{env.server_version or 'version unknown'}; pods/ephemeralcontainers "
+                       "not served", "blocks", "no debug container can be added to a running pod (GA in 1.25)"),
+                 "debug")
+    elif server is not None or env.ephemeral_served:
+        served = "pods/ephemeralcontainers served" if env.ephemeral_served else "ephemeral containers GA since 1.25"
+        beta = server is not None and server < EPHEMERAL_GA
+        gate.add(Check("server", "API server", f"{env.server_version}; {served}", "limits" if beta else "ok",
+                       "ephemeral containers are beta before 1.25" if beta else "debug containers can be added"))
+    else:
+        gate.add(Check("server", "API server", "not read (offline)", "unknown",
+                       "assumed >= 1.25 (ephemeral containers GA); a live run reads it"))
+    if kubectl is None:
+        gate.add(Check("kubectl", "local kubectl", env.kubectl_problem or "not read", "unknown",
+                       "assumed >= 1.31 (--profile=netadmin needs 1.27, --custom 1.31)"))
+    elif kubectl < PROFILES_SINCE:
+        gate.add(Check("kubectl", "local kubectl", f"{env.kubectl_version} has no --profile=netadmin "
+                       "(kubectl >= 1.27)", "blocks", "only the legacy debug container (no added capabilities)"),
+                 "netadmin")
+    elif server is not None and abs(kubectl[1] - server[1]) > 1 and kubectl[0] == server[0]:
+        gate.add(Check("kubectl", "local kubectl", f"{env.kubectl_version}, server {env.server_version}", "limits",
+                       "outside kubectl's supported version skew (one minor version either way)"))
+    else:
+        gate.add(Check("kubectl", "local kubectl", env.kubectl_version, "ok",
+                       "--profile=netadmin" + (", --profile=sysadmin" if kubectl >= SYSADMIN_SINCE else "")
+                       + (", --custom" if kubectl >= CUSTOM_SINCE else "")))
+    if env.istioctl is not None and mode is MeshMode.SIDECAR:
+        gate.add(Check("istioctl", "local istioctl", env.istioctl or "not on PATH", "ok" if env.istioctl else "limits",
+                       "" if env.istioctl else "the Envoy log and config routes need it"))
+    if psa.level == "restricted":
+        gate.add(Check("psa", "PodSecurity", psa.source, "blocks", "restricted forces non-root, drop ALL: no debug "
+                       "container can capture, no privileged container is admitted"),
+                 "netadmin", "runtime-caps", "privileged-pod", "node")
+    elif psa.level == "baseline":
+        gate.add(Check("psa", "PodSecurity", psa.source, "blocks", "baseline rejects NET_ADMIN/NET_RAW (and "
+                       "privileged) debug containers; only the runtime's default capabilities remain"),
+                 "netadmin", "privileged-pod", "node")
+    elif psa.level == "unknown":
+        gate.add(Check("psa", "PodSecurity", psa.source, "unknown", "assumed privileged (the cluster default)"))
+    else:
+        gate.add(Check("psa", "PodSecurity", psa.source, "ok", "NET_ADMIN/NET_RAW debug containers are admitted"))
+    if non_root:
+        if psa.level == "restricted":
+            gate.add(Check("pod-user", "pod user", non_root, "blocks", "restricted forbids a root debug container"),
+                     "debug")
+        elif kubectl is not None and kubectl < CUSTOM_ALPHA:
+            gate.add(Check("pod-user", "pod user", non_root, "blocks",
+                           f"the debug container inherits it, so added capabilities do not apply, and kubectl "
+                           f"{env.kubectl_version} cannot override it (--custom needs >= 1.30)"), "capture-debug")
+        else:
+            gate.add(Check("pod-user", "pod user", non_root, "limits", "the debug container inherits it: the "
+                           "command runs it as root with --custom (runAsUser 0)"))
+    else:
+        gate.add(Check("pod-user", "pod user", "no pod-level non-root user", "ok",
+                       "the debug image's root user applies"))
+    if mode is MeshMode.SIDECAR:
+        status = "ok" if privilege.privileged and variant != "distroless" else "blocks"
+        gate.add(Check("proxy", "istio-proxy", f"{variant} image ({variant_source}); "
+                       + ("privileged" if privilege.privileged else "unprivileged"), status,
+                       "tcpdump inside it works" if status == "ok" else "no tcpdump inside it (see above)"), "exec")
+    else:
+        gate.add(Check("mesh", "data plane", mode.value, "ok" if mode is MeshMode.AMBIENT else "limits",
+                       "no istio-proxy: capture in the pod's network namespace"), "exec")
+    if env.review_skipped:
+        gate.add(Check("rbac", "permissions", f"not reviewed: {env.review_skipped}", "unknown",
+                       "assumed allowed; kubectl will say 'forbidden' if not"))
+    allowed = [a.question.text for a in env.answers if a.allowed]
+    if allowed:  # one line for what is allowed; each denied or unanswered permission on its own
+        gate.add(Check("rbac", "permissions", "allowed: " + "; ".join(allowed), "ok"))
+    for a in env.answers:
+        if a.allowed:
+            continue
+        status = "blocks" if a.allowed is False else "unknown"
+        found = f"{a.question.text}: " + ("denied" if a.allowed is False else f"no answer ({a.reason})")
+        gate.add(Check(f"rbac:{a.question.key}", "permission", found, status,
+                       a.reason if a.reason and a.allowed is not None else ""))
 
 
 def build_plan(wl: Workload, mode: MeshMode, ns_labels: dict | None, mesh_default_config: dict, values: dict,
-               values_source: str, observed: list[str], image: str = DEBUG_IMAGE) -> CapturePlan:
-    """The ranked ways to see this workload's traffic, with commands naming its pod and ports."""
+               values_source: str, observed: list[str], image: str = DEBUG_IMAGE, env: Environment | None = None,
+               container: str = "", ports: tuple[int, ...] = (), hosts: tuple[str, ...] = (), node: str = "",
+               pod_ip: str = "", owner: tuple[str, str] | None = None, phase: str = "") -> CapturePlan:
+    """The ranked ways to see this workload's (or this pod's) traffic, each decided by the pre-checks
+    (server, local kubectl, PodSecurity, the pod's user, istio-proxy, permissions) and with commands
+    naming its pod, container and ports. ``owner``: (kind, name) of the controller the pod comes from."""
+    env = env or Environment()
     ns = wl.namespace or "default"
     sidecar = mode is MeshMode.SIDECAR
     variant, variant_source = variant_of(wl, mesh_default_config, values, values_source) if sidecar else ("", "")
     privilege = privilege_of(wl, mesh_default_config, values, values_source) if sidecar else Privilege(False)
     psa = psa_of(ns_labels)
     pod = pod_expression(wl, ns, observed)
-    ports = app_ports(wl)
-    filt = " or ".join(f"port {p}" for p in ports)
-    tcpdump = "tcpdump -i any -nn" + (f" {filt}" if filt else "")
+    app = container or default_container(wl)
+    ports = tuple(ports) or app_ports(wl)
+    filt = capture_filter(ports, tuple(hosts), sidecar)
+    fields, exec_text = why_exec_fails(wl, mode, variant, privilege, psa)
+    kubectl = parse_version(env.kubectl_version)
+    non_root = pod_non_root(wl)
+    gate = _Gate(env)
+    _pre_checks(gate, mode, psa, non_root, kubectl, variant, variant_source, privilege, exec_text, phase)
+
+    def known_at_least(version: tuple[int, int]) -> bool:  # unknown: assume a recent kubectl
+        return kubectl is None or kubectl >= version
+
     target = f"-n {ns} {_q(pod)}"
+    image = shlex.quote(image)
+    quoted = f" {shlex.quote(filt)}" if filt else ""
+    pcap = f"{pod if not pod.startswith(('$', '<')) else wl.obj.name}.pcap"
+    prefix, custom = "", ""
+    if non_root and psa.level != "restricted" and known_at_least(CUSTOM_ALPHA):
+        prefix = f"echo '{ROOT_CUSTOM}' > {ROOT_CUSTOM_FILE} && "
+        prefix += "" if known_at_least(CUSTOM_SINCE) else "KUBECTL_DEBUG_CUSTOM_PROFILE=true "
+        custom = f" --custom={ROOT_CUSTOM_FILE}"
+    keep = " --keep-labels" if known_at_least(KEEP_LABELS_SINCE) else ""
+    aim = f" --target={app}" if app else ""
+    stream = f"tcpdump -i any -U -w -{quoted}"
 
-    if mode is MeshMode.AMBIENT:
-        exec_text = "no istio-proxy in ambient pods (ztunnel on the node carries the traffic): capture in the pod"
-    elif not sidecar:
-        exec_text = "no sidecar: nothing to exec into; capture in the pod"
-    elif variant == "distroless":
-        exec_text = "fails: the distroless proxy image has no shell and no tcpdump"
-    elif privilege.privileged:
-        exec_text = f"works ({privilege.sources[0]}), at the cost of a privileged sidecar" + (
-            f"; but PodSecurity {psa.level} rejects pods with a privileged container" if psa.level in
-            ("baseline", "restricted") else "")
-    else:
-        exec_text = ("fails: istio-proxy runs as UID 1337 with every capability dropped and no privilege "
-                     "escalation ('You don't have permission to capture on that device'; sudo fails too; "
-                     "ksniff's default mode fails the same way)")
+    def debug(profile: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+        flag = f" --profile={profile}" if profile else ""
+        base = f"{prefix}kubectl debug {target} %s{keep} --image={image}{flag}{custom}{aim} -- "
+        return (base % "-i -q" + f"{stream} > {pcap}",
+                (("interactive", base % "-it" + f"tcpdump -i any -nn{quoted}"),
+                 ("into Wireshark", base % "-i -q" + f"{stream} | wireshark -k -i -")))
 
-    methods: list[Method] = []
-    custom = ""
-    root_note = ""
-    if _needs_root(wl):
-        custom = " --custom=/tmp/debug-root.json"
-        root_note = ("; the pod sets a non-root user, so run the debug container as root: first "
-                     "echo '{\"securityContext\":{\"runAsUser\":0,\"runAsNonRoot\":false}}' > /tmp/debug-root.json "
-                     "(--custom: kubectl >= 1.31)")
-    debug = f"kubectl debug {target} -it --image={image}"
-    blocked = f"PodSecurity {psa.level} rejects it" if psa.level in ("baseline", "restricted") else ""
-    methods.append(Method(
-        "ephemeral-netadmin", "ephemeral debug container with NET_ADMIN/NET_RAW",
-        f"{debug} --profile=netadmin{custom} -- {tcpdump}",
-        "no" if blocked else "yes",
-        "kubectl >= 1.27 (--profile=netadmin), Kubernetes >= 1.25, RBAC patch on pods/ephemeralcontainers, "
-        "PodSecurity privileged in the namespace, admission policies that allow NET_ADMIN/NET_RAW" + root_note
-        + (f" ({blocked})" if blocked else "") + (f" (PodSecurity level {psa.source})" if psa.level == "unknown"
-                                                 else ""),
-        "the ephemeral container stays in the pod spec until the pod is replaced; -i any shows both legs: "
-        "lo is app<->sidecar plaintext, eth0 the mTLS traffic between pods"))
+    root_needs = (f"; the pod sets {non_root}, so the debug container runs as root via --custom (kubectl >= 1.31)"
+                  if custom else "")
+    methods: list[tuple[Method, int]] = []
+
+    def offer(key: str, title: str, command: str, works: str, needs: str, gives_up: str,
+              groups: tuple[str, ...] = (), perms: tuple[str, ...] = (),
+              variants: tuple[tuple[str, str], ...] = ()) -> Method:
+        blocked = gate.reasons(groups, perms)
+        if env.istioctl == "" and command.startswith("istioctl"):
+            works, needs = "maybe", "istioctl is not on PATH (install it first); " + needs
+        m = Method(key, title, command, "no" if blocked else works, needs, gives_up, variants, blocked)
+        methods.append((m, len(methods)))
+        return m
+
+    lingers = ("the ephemeral container stays in the pod spec (terminated) until the pod is replaced; "
+               "-i any shows both legs (lo plaintext, eth0 mTLS)")
+    command, variants = debug("netadmin")
+    offer("ephemeral-netadmin", "ephemeral debug container with NET_ADMIN/NET_RAW", command, "yes",
+          "kubectl >= 1.27 (--profile=netadmin), Kubernetes >= 1.25, RBAC patch on pods/ephemeralcontainers and "
+          "create on pods/attach, PodSecurity privileged in the namespace, admission policies that allow "
+          f"NET_ADMIN/NET_RAW{root_needs}", lingers, ("debug", "capture-debug", "netadmin"),
+          ("ephemeral", "attach"), variants)
+    if gate.blocks.get("netadmin") and psa.level != "restricted":  # what the runtime grants by default may do
+        command, variants = debug("baseline" if known_at_least(PROFILES_SINCE) else "")
+        offer("ephemeral-baseline", "ephemeral debug container with the runtime's default capabilities", command,
+              "maybe", "a root debug container and a container runtime whose default capabilities include NET_RAW "
+              "(containerd's do, CRI-O's do not; UNCONFIRMED per cluster); RBAC as above" + root_needs,
+              "may fail with 'Operation not permitted'; same ephemeral-container caveats",
+              ("debug", "capture-debug", "runtime-caps"), ("ephemeral", "attach"), variants)
+    tcpdump_nn = f"tcpdump -i any -nn{quoted}"
     if sidecar and privilege.privileged and variant != "distroless":
         sudo = "" if any("runAsUser: 0" in s or TRACE_LOGGING in s for s in privilege.sources) else "sudo "
-        methods.append(Method(
-            "exec-proxy", "tcpdump inside the privileged istio-proxy",
-            f"kubectl exec {target} -c {PROXY_CONTAINER} -- {sudo}{tcpdump}", "no" if blocked else "yes",
-            "the privileged istio-proxy this workload already has" + (
-                f" (PodSecurity {psa.level} rejects pods with it)" if blocked else ""),
-            "keeps a privileged sidecar in every pod: turn it off (MC501-MC503) and use the debug container"))
-    if psa.level == "baseline":
-        methods.append(Method(
-            "ephemeral-baseline", "ephemeral debug container within PodSecurity baseline",
-            f"{debug} --profile=baseline{custom} -- {tcpdump}", "maybe",
-            "a root image and a container runtime whose default capabilities include NET_RAW (containerd's do, "
-            "CRI-O's do not; UNCONFIRMED per cluster)" + root_note,
-            "may fail with 'Operation not permitted'; same ephemeral-container caveats"))
+        offer("exec-proxy", "tcpdump inside the privileged istio-proxy",
+              f"kubectl exec {target} -c {PROXY_CONTAINER} -- {sudo}{tcpdump_nn}", "yes",
+              "the privileged istio-proxy this workload already has; RBAC create on pods/exec",
+              "keeps a privileged sidecar in every pod: turn it off (MC501-MC503) and use the debug container",
+              ("exec",) + (() if observed else ("privileged-pod",)), ("exec",))
+    node_expr = node or f"$(kubectl -n {ns} get pod {_q(pod)} -o jsonpath='{{.spec.nodeName}}')"
+    ip = pod_ip or f"$(kubectl -n {ns} get pod {_q(pod)} -o jsonpath='{{.status.podIP}}')"
+    node_profile = " --profile=sysadmin" if known_at_least(SYSADMIN_SINCE) else ""
+    node_works = "yes" if node_profile else "maybe"
+    node_needs = ("RBAC get on nodes and create on pods, PodSecurity privileged where kubectl debug creates the "
+                  f"node pod (here {ns}: {psa.level}; -n another namespace to move it)"
+                  + ("" if node_profile else "; kubectl < 1.30 has no --profile=sysadmin: root in the host "
+                                             "network with the runtime's default capabilities"))
     if mode is MeshMode.AMBIENT:
-        node = f"$(kubectl -n {ns} get pod {_q(pod)} -o jsonpath='{{.spec.nodeName}}')"
-        methods.append(Method(
-            "ztunnel-log", "ztunnel's connection logs on the pod's node",
-            f"kubectl -n istio-system logs $(kubectl -n istio-system get pod -l app=ztunnel "
-            f"--field-selector spec.nodeName={node} -o name) | grep {_q(pod)}",
-            "yes", "read access to pods/log in istio-system",
-            "connections only (source, destination, bytes, identities), no packets"))
+        offer("ztunnel-node", "capture the pod's HBONE traffic on its node (where its ztunnel runs)",
+              f"kubectl debug node/{node_expr} -n {ns} -it --image={image}{node_profile} -- tcpdump -i any -nn "
+              f"host {ip} and port {HBONE_PORT}", node_works, node_needs,
+              "mTLS-encrypted HBONE only: ztunnel's plaintext sockets live in the pod's own network namespace "
+              "(in-pod redirection), which the ephemeral container sees", ("node",), ("node", "create-pods"))
+        offer("ztunnel-log", "ztunnel's connection logs on the pod's node",
+              f"kubectl -n {ZTUNNEL_NAMESPACE} logs $(kubectl -n {ZTUNNEL_NAMESPACE} get pod -l app=ztunnel "
+              f"--field-selector spec.nodeName={node_expr} -o name) | grep {_q(pod)}",
+              "yes", f"RBAC list on pods and get on pods/log in {ZTUNNEL_NAMESPACE}",
+              "connections only (source, destination, bytes, identities), no packets", (),
+              ("ztunnel-pods", "ztunnel-log"))
     elif sidecar:
         sel = _selector(wl)
         selector = "{" + ", ".join(f"{k}: {json.dumps(str(v))}" for k, v in sel.items()) + "}"
-        methods.append(Method(
-            "access-log", "Envoy access logs for this workload (Telemetry API)",
-            f"kubectl apply -n {ns} -f - <<'EOF'\napiVersion: telemetry.istio.io/v1\nkind: Telemetry\n"
-            f"metadata: {{name: {wl.obj.name}-access-log}}\nspec:\n  selector: {{matchLabels: {selector}}}\n"
-            "  accessLogging: [{providers: [{name: envoy}]}]\nEOF\n"
-            f"kubectl logs {target} -c {PROXY_CONTAINER} -f",
-            "yes", "create Telemetry in the namespace (or meshConfig.accessLogFile: /dev/stdout mesh-wide); "
-                   "telemetry.istio.io/v1 needs a recent Istio (v1alpha1 before, release UNCONFIRMED)",
-            "one line per request or connection (response flags, upstream, timings), no payload"))
-        methods.append(Method(
-            "proxy-log", "Envoy debug logs at runtime",
-            f"istioctl proxy-config log {_q(pod)} -n {ns} --level connection:debug,http:debug && "
-            f"kubectl logs {target} -c {PROXY_CONTAINER} -f", "yes",
-            "istioctl and access to the pod's Envoy admin (port-forward rights)",
-            "very noisy; headers and connection events, no bodies; reset with --level warning"))
-        methods.append(Method(
-            "proxy-config", "what Envoy is configured to do (listeners, routes, clusters)",
-            f"istioctl proxy-config listener {_q(pod)} -n {ns}" + (f" --port {ports[0]}" if ports else "")
-            + f" && istioctl proxy-config route {_q(pod)} -n {ns} && istioctl proxy-config cluster {_q(pod)} -n {ns}",
-            "yes", "istioctl and access to the pod's Envoy admin",
-            "configuration, not traffic"))
-    node = f"$(kubectl -n {ns} get pod {_q(pod)} -o jsonpath='{{.spec.nodeName}}')"
-    ip = f"$(kubectl -n {ns} get pod {_q(pod)} -o jsonpath='{{.status.podIP}}')"
-    methods.append(Method(
-        "node", "capture on the node (cluster admin)",
-        f"kubectl debug node/{node} -it --image={image} --profile=sysadmin -- tcpdump -i any -nn host {ip}"
-        + (f" and \\( {filt} \\)" if filt else ""), "yes",
-        "rights to run a privileged host-network pod (PodSecurity privileged where kubectl debug creates it)",
-        "sees only what leaves the pod (mTLS-encrypted between sidecars), not the plaintext loopback leg"))
+        telemetry = f"{owner[1] if owner else wl.obj.name}-access-log"
+        offer("access-log", "Envoy access logs for this workload (Telemetry API)",
+              f"kubectl apply -n {ns} -f - <<'EOF'\napiVersion: telemetry.istio.io/v1\nkind: Telemetry\n"
+              f"metadata: {{name: {telemetry}}}\nspec:\n  selector: {{matchLabels: {selector}}}\n"
+              "  accessLogging: [{providers: [{name: envoy}]}]\nEOF\n"
+              f"kubectl logs {target} -c {PROXY_CONTAINER} -f",
+              "yes", "RBAC create on telemetries.telemetry.istio.io and get on pods/log (or meshConfig.accessLogFile: "
+                     "/dev/stdout mesh-wide); telemetry.istio.io/v1 needs a recent Istio (v1alpha1 before, release "
+                     "UNCONFIRMED)",
+              "one line per request or connection (response flags, upstream, timings), no payload",
+              (), ("telemetry", "log"),
+              (("undo", f"kubectl delete -n {ns} telemetry {telemetry}"),))
+        offer("proxy-log", "Envoy debug logs at runtime",
+              f"istioctl proxy-config log {_q(pod)} -n {ns} --level connection:debug,http:debug && "
+              f"kubectl logs {target} -c {PROXY_CONTAINER} -f", "yes",
+              "istioctl; RBAC create on pods/portforward (istioctl reaches Envoy's admin port through a "
+              "port-forward) and get on pods/log",
+              "very noisy; headers and connection events, no bodies; reset with --level warning",
+              ("running",), ("portforward", "log"))
+        offer("proxy-config", "what Envoy is configured to do (listeners, routes, clusters)",
+              f"istioctl proxy-config listener {_q(pod)} -n {ns}" + (f" --port {ports[0]}" if ports else "")
+              + f" && istioctl proxy-config route {_q(pod)} -n {ns} && istioctl proxy-config cluster {_q(pod)} -n {ns}",
+              "yes", "istioctl; RBAC create on pods/portforward",
+              "configuration, not traffic", ("running",), ("portforward",),
+              (("admin endpoints", f"kubectl port-forward {target} {ADMIN_PORT}:{ADMIN_PORT} (then "
+                                   f"http://localhost:{ADMIN_PORT}/ : /stats, /clusters, /config_dump, /logging)"),))
+    if mode is not MeshMode.AMBIENT:
+        host_filter = f"host {ip}" + (f" and \\( {' or '.join(f'port {p}' for p in ports)} \\)" if ports else "")
+        offer("node", "capture on the node (cluster admin)",
+              f"kubectl debug node/{node_expr} -n {ns} -it --image={image}{node_profile} -- tcpdump -i any -nn "
+              f"{host_filter}", node_works, node_needs,
+              "sees only what leaves the pod (mTLS-encrypted between sidecars), not the plaintext loopback leg",
+              ("node",), ("node", "create-pods"))
+    # the most invasive capture (restarts the workload, a privileged sidecar): only when no debug container
+    # or privileged proxy can capture, and ranked after everything else that works
+    captures = [m for m, _ in methods if m.works == "yes" and m.key in ("ephemeral-netadmin", "exec-proxy")]
+    if sidecar and not captures and variant != "distroless" and not privilege.privileged and owner \
+            and owner[0] in PATCHABLE:
+        kind, name = owner
+        raw = wl.pod_annotations.get(PROXY_CONFIG_ANNOTATION)
+        config = dict(parse_proxy_config(raw).config or {})
+        config["proxyMetadata"] = {**(config.get("proxyMetadata") or {}), TRACE_LOGGING: "true"}
+
+        def patch(value: Any) -> str:
+            body = {"spec": {"template": {"metadata": {"annotations": {PROXY_CONFIG_ANNOTATION: value}}}}}
+            return (f"kubectl -n {ns} patch {kind.lower()}/{name} --type=merge -p "
+                    f"{shlex.quote(json.dumps(body, separators=(',', ':')))}")
+        offer("privileged-proxy", f"make {kind}/{name}'s istio-proxy privileged for the capture, then undo it",
+              f"{patch(json.dumps(config, separators=(',', ':')))} && kubectl -n {ns} rollout status "
+              f"{kind.lower()}/{name} && kubectl exec -n {ns} {kind.lower()}/{name} -c {PROXY_CONTAINER} -- "
+              f"{tcpdump_nn}",
+              "yes", f"RBAC patch on {kind.lower()}s and create on pods/exec, PodSecurity privileged; only when no "
+                     f"debug container is allowed (the {PROXY_CONFIG_ANNOTATION} {TRACE_LOGGING} knob: "
+                     "undocumented, source-derived)",
+              "restarts every pod of the workload (the pod you debug is replaced, and the problem may go with "
+              "it); istio-proxy runs privileged as root with iptables trace logs until undone (MC503 flags it)",
+              ("privileged-pod",), ("patch-workload", "exec"),
+              (("undo", patch(raw if raw is not None else None) + f" && kubectl -n {ns} rollout status "
+                                                                    f"{kind.lower()}/{name}"),))
+    ranked = tuple(m for m, _ in sorted(methods, key=lambda mi: (WORKS_ORDER[mi[0].works], mi[1])))
     return CapturePlan(mode, variant, variant_source, privilege, psa, pod, bool(observed), ports, exec_text,
-                       tuple(methods))
+                       ranked, tuple(gate.checks), fields, app, filt, interfaces_of(mode))
 
 
 def _ns_labels(wl: Workload, ctx: Any) -> dict | None:

@@ -24,10 +24,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--absent-group", action="append", default=[], metavar="GROUP",
                     help="an API group not served (its CRDs not installed); repeatable")
     ap.add_argument("--kubeconfig", metavar="OUT", help="write a kubeconfig (context 'emu') for the server here")
+    ap.add_argument("--deny", action="append", default=[], metavar="VERB:RESOURCE[/SUB]",
+                    help="SelfSubjectAccessReviews for this answer 'denied' (e.g. patch:pods/ephemeralcontainers); "
+                         "everything else is allowed; repeatable")
     ap.add_argument("--ready-file", metavar="F", help="write the URL here once listening (atomically)")
     args = ap.parse_args(argv)
 
     srv = KubeAPIServer(token=args.token, absent_groups=args.absent_group, host=args.host, port=args.port)
+    for rule in args.deny:
+        verb, _, what = rule.partition(":")
+        resource, _, sub = what.partition("/")
+        if not verb or not resource:
+            print(f"error: --deny {rule!r}: use VERB:RESOURCE or VERB:RESOURCE/SUBRESOURCE", file=sys.stderr)
+            return 2
+        srv.access(verb, resource, False, subresource=sub or "*", reason=f"denied by --deny {rule}")
     gc.disable()  # loading builds millions of short-lived acyclic objects; the cyclic GC only costs time
     try:
         for path in data_files(args.data):

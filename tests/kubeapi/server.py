@@ -4,8 +4,10 @@ It speaks the REST API the way kube-apiserver does, so the real ``kubectl`` and 
 ``kubernetes`` client can be pointed at it unchanged: legacy and aggregated (v2) discovery, LIST
 (cluster-wide and per namespace) with ``limit``/``continue`` and label/field selectors, GET, metav1
 ``Status`` errors worded like the real server's, bearer-token auth, injectable faults and delays.
-Writes are refused (405) and counted. Each object is encoded to JSON once, when added; list pages are
-assembled from those bytes, so hundreds of MB are served without re-encoding.
+Writes are refused (405) and counted; the one POST answered is a SelfSubjectAccessReview (``access``
+configures the answers, ``access_reviews`` records the questions), which changes nothing. Each object
+is encoded to JSON once, when added; list pages are assembled from those bytes, so hundreds of MB are
+served without re-encoding.
 """
 
 from __future__ import annotations
@@ -47,6 +49,12 @@ MESSAGES = {401: "Unauthorized", 405: "the server does not allow this method on 
             504: "the server was unable to return a response in the time allotted, but may still be processing "
                  "the request"}
 NOT_FOUND = "the server could not find the requested resource"
+#: what kube-apiserver's discovery lists under pods (``kubectl api-resources`` hides subresources)
+POD_SUBRESOURCES = (("attach", ("create", "get")), ("binding", ("create",)), ("ephemeralcontainers", ("get", "patch",
+                    "update")), ("eviction", ("create",)), ("exec", ("create", "get")), ("log", ("get",)),
+                    ("portforward", ("create", "get")), ("proxy", ("create", "delete", "get", "patch", "update")),
+                    ("status", ("get", "patch", "update")))
+SSAR_PATH = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,8 @@ class Resource:
     namespaced: bool = True
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = tuple(VERBS)
+    subresources: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (name, verbs) as discovery lists them
 
     @property
     def qualified(self) -> str:
@@ -76,7 +86,7 @@ def _catalog() -> list[Resource]:
     return [
         R("", core, "Namespace", "namespaces", False, ("ns",)),
         R("", core, "Node", "nodes", False, ("no",)),
-        R("", core, "Pod", "pods", True, ("po",), all_),
+        R("", core, "Pod", "pods", True, ("po",), all_, subresources=POD_SUBRESOURCES),
         R("", core, "Service", "services", True, ("svc",), all_),
         R("", core, "ConfigMap", "configmaps", True, ("cm",)),
         R("", core, "Secret", "secrets"),
@@ -109,6 +119,8 @@ def _catalog() -> list[Resource]:
         R("security.istio.io", sec, "AuthorizationPolicy", "authorizationpolicies", True, ("ap",), ("istio-io",)),
         R("security.istio.io", sec, "RequestAuthentication", "requestauthentications", True, ("ra",),
           ("istio-io",)),
+        R("authorization.k8s.io", ("v1",), "SelfSubjectAccessReview", "selfsubjectaccessreviews", False,
+          verbs=("create",)),
     ]
 
 
@@ -300,6 +312,10 @@ def _decode_continue(token: str) -> tuple[str, str]:
 class KubeAPIServer:
     """A read-only API server with the built-in catalog; see the module docstring."""
 
+    #: False: a server without ``pods/ephemeralcontainers`` (before 1.23, or the feature gate off):
+    #: discovery does not list it, as kube-apiserver does not. Set before ``start``.
+    ephemeral_containers = True
+
     def __init__(self, objects: Iterable[dict] = (), token: str | None = None, absent_groups: Iterable[str] = (),
                  served_versions: dict[str, list[str]] | None = None, version: str = "v1.32.4",
                  host: str = "127.0.0.1", port: int = 0, authorizer: Any = None):
@@ -318,6 +334,8 @@ class KubeAPIServer:
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
+        self.access_reviews: list[dict[str, Any]] = []  # the resourceAttributes of each SelfSubjectAccessReview
+        self._access_rules: list[tuple[dict[str, str], bool, str]] = []
         for obj in objects:
             self.add(obj)
 
@@ -393,7 +411,7 @@ class KubeAPIServer:
 
     @property
     def writes(self) -> int:
-        """Requests with a method other than GET/HEAD (all refused)."""
+        """Requests with a method other than GET/HEAD (all refused), SelfSubjectAccessReviews aside."""
         return self._writes
 
     def _take_fault(self, res: Resource, namespace: str | None, verb: str) -> Fault | None:
@@ -440,16 +458,16 @@ class KubeAPIServer:
 
     # -- request handling ----------------------------------------------------------------------------
 
-    def handle(self, method: str, target: str, headers: Any) -> Reply:
+    def handle(self, method: str, target: str, headers: Any, body: bytes = b"") -> Reply:
         """One request to one reply; never raises."""
         split = urlsplit(target)
         path = unquote(split.path).rstrip("/") or "/"
         query = dict(parse_qsl(split.query, keep_blank_values=True))
-        if method not in ("GET", "HEAD"):
+        if method not in ("GET", "HEAD") and (method, path) != ("POST", SSAR_PATH):
             with self._lock:
                 self._writes += 1
         try:
-            reply = self._route(method, path, query, headers)
+            reply = self._route(method, path, query, headers, body)
         except ApiError as e:
             reply = e.reply()
         except Exception as e:  # a bug here must show up as a 500, not as a hung client
@@ -457,9 +475,11 @@ class KubeAPIServer:
         self.requests.append({"method": method, "path": split.path, "query": query, "status": reply.status})
         return reply
 
-    def _route(self, method: str, path: str, query: dict[str, str], headers: Any) -> Reply:
+    def _route(self, method: str, path: str, query: dict[str, str], headers: Any, body: bytes = b"") -> Reply:
         if self.token and path not in HEALTH and headers.get("Authorization", "") != f"Bearer {self.token}":
             raise ApiError(401, MESSAGES[401])
+        if (method, path) == ("POST", SSAR_PATH):
+            return self._access_review(body, headers.get("Content-Type", ""))
         if method not in ("GET", "HEAD"):
             raise ApiError(405, MESSAGES[405])
         if path in HEALTH:
@@ -500,6 +520,8 @@ class KubeAPIServer:
                 or (res.namespaced and namespace is None and len(rest) == 2)):
             raise ApiError(404, NOT_FOUND)
         name = rest[1] if len(rest) == 2 else None
+        if ("get" if name else "list") not in res.verbs:  # SelfSubjectAccessReviews are only created
+            raise ApiError(405, MESSAGES[405])
         if res.plural == "namespaces" and name:
             namespace = name  # RBAC sees a Namespace GET as a request in that namespace
         verb = "get" if name else "list"
@@ -580,6 +602,50 @@ class KubeAPIServer:
                 details["retryAfterSeconds"] = fault.retry_after
         return ApiError(code, fault.message or message, details, headers)
 
+    # -- access reviews ------------------------------------------------------------------------------
+
+    def access(self, verb: str = "*", resource: str = "*", allowed: bool = False, *, subresource: str = "*",
+               namespace: str | None = None, group: str | None = None, name: str | None = None,
+               reason: str = "") -> None:
+        """How SelfSubjectAccessReviews are answered: the first matching rule, newest first, decides;
+        without one the review is allowed (an admin). ``*`` or None matches anything."""
+        match = {"verb": verb, "resource": resource, "subresource": subresource, "namespace": namespace,
+                 "group": group, "name": name}
+        with self._lock:
+            self._access_rules.insert(0, ({k: v for k, v in match.items() if v not in (None, "*")}, allowed, reason))
+
+    def _access_review(self, body: bytes, content_type: str = "") -> Reply:
+        """Answer a SelfSubjectAccessReview as kube-apiserver does: the review with ``status`` filled in.
+        JSON only: kubectl's protobuf bodies get a 415 naming that."""
+        if "protobuf" in content_type:
+            raise ApiError(415, "the API server emulation reads JSON only (kubectl sends protobuf: use the "
+                                "kubernetes client)")
+        try:
+            review = json.loads(body or b"{}")
+            attrs = review["spec"]["resourceAttributes"]
+            if not isinstance(attrs, dict):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            raise ApiError(400, "SelfSubjectAccessReview in version \"v1\" cannot be handled: "
+                                "spec.resourceAttributes is required") from None
+        with self._lock:
+            self.access_reviews.append(dict(attrs))
+            rules = list(self._access_rules)
+        allowed, reason = True, ""
+        for match, rule_allowed, rule_reason in rules:
+            if all(str(attrs.get(k, "")) == v for k, v in match.items()):
+                allowed, reason = rule_allowed, rule_reason
+                break
+        status: dict[str, Any] = {"allowed": allowed}
+        if reason:
+            status["reason"] = reason
+        doc = {"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
+               "metadata": {"creationTimestamp": None}, "spec": review["spec"], "status": status}
+        return Reply(201, _dumps(doc))
+
+    def _subresources(self, res: Resource) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        return tuple((s, v) for s, v in res.subresources if s != "ephemeralcontainers" or self.ephemeral_containers)
+
     # -- discovery -----------------------------------------------------------------------------------
 
     def _version_info(self) -> dict[str, str]:
@@ -606,9 +672,12 @@ class KubeAPIServer:
         return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [self._group(g) for g in self._served if g]}
 
     def _resource_list(self, group: str, version: str, resources: list[Resource]) -> dict[str, Any]:
-        items = [{"name": r.plural, "singularName": r.kind.lower(), "namespaced": r.namespaced, "kind": r.kind,
-                  "verbs": VERBS, "shortNames": list(r.short_names), "categories": list(r.categories)}
-                 for r in resources]
+        items = []
+        for r in resources:
+            items.append({"name": r.plural, "singularName": r.kind.lower(), "namespaced": r.namespaced, "kind": r.kind,
+                          "verbs": list(r.verbs), "shortNames": list(r.short_names), "categories": list(r.categories)})
+            items += [{"name": f"{r.plural}/{sub}", "singularName": "", "namespaced": r.namespaced,
+                       "kind": _subresource_kind(r, sub), "verbs": list(verbs)} for sub, verbs in self._subresources(r)]
         doc: dict[str, Any] = {"kind": "APIResourceList", "groupVersion": f"{group}/{version}" if group else version,
                                "resources": items}
         return doc if not group else {"kind": "APIResourceList", "apiVersion": "v1", **doc}
@@ -623,11 +692,21 @@ class KubeAPIServer:
                 {"version": v, "freshness": "Current", "resources": [
                     {"resource": r.plural, "responseKind": {"group": r.group, "version": v, "kind": r.kind},
                      "scope": "Namespaced" if r.namespaced else "Cluster", "singularResource": r.kind.lower(),
-                     "verbs": VERBS, "shortNames": list(r.short_names), "categories": list(r.categories)}
+                     "verbs": list(r.verbs), "shortNames": list(r.short_names), "categories": list(r.categories),
+                     **({"subresources": [
+                         {"subresource": sub, "responseKind": {"group": r.group, "version": v,
+                                                               "kind": _subresource_kind(r, sub)},
+                          "verbs": list(verbs)} for sub, verbs in self._subresources(r)]}
+                        if self._subresources(r) else {})}
                     for r in resources]}
                 for v, resources in versions.items()]})
         return {"kind": "APIGroupDiscoveryList", "apiVersion": f"apidiscovery.k8s.io/{version}",
                 "metadata": {}, "items": items}
+
+
+def _subresource_kind(res: Resource, sub: str) -> str:
+    return {"attach": "PodAttachOptions", "binding": "Binding", "eviction": "Eviction", "exec": "PodExecOptions",
+            "portforward": "PodPortForwardOptions", "proxy": "PodProxyOptions"}.get(sub, res.kind)
 
 
 def _details(res: Resource, name: str | None) -> dict[str, Any]:
@@ -701,11 +780,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _write(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
+        body = b""
         if length:
-            self.rfile.read(length)
+            body = self.rfile.read(length)
         elif "chunked" in self.headers.get("Transfer-Encoding", ""):
             self.close_connection = True  # body not read: do not reuse the connection
-        self._answer(self.server.api.handle(self.command, self.path, self.headers))
+        self._answer(self.server.api.handle(self.command, self.path, self.headers, body))
 
     def _answer(self, reply: Reply, body: bool = True) -> None:
         try:
