@@ -636,6 +636,13 @@ class KubeAPIServer:
             if all(str(attrs.get(k, "")) == v for k, v in match.items()):
                 allowed, reason = rule_allowed, rule_reason
                 break
+        else:  # no access() rule says: the RBAC grants answer, as for the 403s they decide
+            if self.authorizer is not None:
+                resource = str(attrs.get("resource", "")) + (f"/{attrs['subresource']}" if attrs.get("subresource")
+                                                             else "")
+                allowed = self.authorizer.allows(str(attrs.get("verb", "")), str(attrs.get("group", "")), resource,
+                                                 attrs.get("namespace") or None)
+                reason = "" if allowed else "no RBAC grant allows it (API server emulation)"
         status: dict[str, Any] = {"allowed": allowed}
         if reason:
             status["reason"] = reason
