@@ -20,7 +20,8 @@ import typer
 from .model import MeshMode, Severity, Topic
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INPUT, EXIT_CLUSTER, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5
-OUTPUTS = ("table", "wide", "json", "yaml", "patch")
+OUTPUTS = ("full", "concise", "wide", "json", "yaml", "patch")
+LISTINGS = ("full", "wide", "json", "yaml")  # rules, plugins
 EPILOG = (
     "Exit codes: 0 clean; 1 findings at or above --fail-on; 2 usage error; 3 input unreadable; "
     "4 cluster unreachable; 5 internal error. Flags go after 'meshcheck' (kubectl rejects flags before "
@@ -65,8 +66,14 @@ _ANALYSIS_OPTIONS: list[tuple[str, Any, Any, Any]] = [
                   help="Label selector for workloads and Services (live cluster).")),
     ("request_timeout", Optional[str], None,
      typer.Option("--request-timeout", metavar="DURATION", help="Per-request timeout (live cluster), e.g. 10s.")),
-    ("output", str, "table",
-     typer.Option("-o", "--output", metavar="FORMAT", help="table, wide, json, yaml or patch.")),
+    ("output", str, "full",
+     typer.Option("-o", "--output", metavar="FORMAT",
+                  help="full (tables, then one block per finding), concise (one line per finding), wide, "
+                       "json, yaml or patch.")),
+    ("color", str, "auto",
+     typer.Option("--color", metavar="WHEN",
+                  help="auto, always or never. auto colours only a terminal and honours NO_COLOR and "
+                       "CLICOLOR_FORCE.")),
     ("select", Optional[list[str]], None,
      typer.Option("--select", metavar="CODE",
                   help="Only rules whose code starts with this (e.g. MC1, MC103); repeatable or comma-separated.")),
@@ -106,7 +113,7 @@ _ANALYSIS_OPTIONS: list[tuple[str, Any, Any, Any]] = [
                        "$MESHCHECK_DISABLE_PLUGIN_AUTOLOAD).")),
     ("debug", bool, False, typer.Option("--debug", help="Show tracebacks for internal errors.")),
 ]
-_PLUGIN_OPTION_NAMES = ("output", "config", "disable_plugin", "no_plugin_autoload", "debug")
+_PLUGIN_OPTION_NAMES = ("output", "color", "config", "disable_plugin", "no_plugin_autoload", "debug")
 
 
 @dataclass
@@ -120,7 +127,8 @@ class Options:
     kubeconfig: str | None = None
     selector: str | None = None
     request_timeout: str | None = None
-    output: str = "table"
+    output: str = "full"
+    color: str = "auto"
     select: list[str] | None = None
     ignore: list[str] | None = None
     fail_on: str = "error"
@@ -258,11 +266,11 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
     from .index import SELECTABLE_KINDS, Index, label_selector
     from .render import json as rjson
     from .render.patch import render_patches
-    from .render.table import findings_table, table, use_colour
     from .sources.manifests import LoadResult, load_kustomize, load_paths
     from .views import PREFACES, PROPOSALS, VIEWS
 
     _check_output(opts)
+    _check_color(opts)
     fail_on = _severity(opts.fail_on, "--fail-on")
     min_sev = _severity(opts.min_severity, "--min-severity")
     try:
@@ -357,40 +365,48 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
     elif opts.output == "patch":
         typer.echo(render_patches(shown, opts.unsafe_fixes), nl=False)
     else:
-        wide = opts.output == "wide"
-        colour = use_colour()
-        if preface:
-            typer.echo(table([h for h, _ in preface[2]], [[_cell(r[k]) for _, k in preface[2]] for r in preface_rows]))
-            typer.echo("")
-        if view:
-            _, cols, wide_cols = view
-            cols = cols + (wide_cols if wide else [])
-            typer.echo(table([h for h, _ in cols], [[_cell(r[k]) for _, k in cols] for r in rows]))
-            typer.echo("")
-        if shown:
-            typer.echo(findings_table(shown, wide, colour))
-            typer.echo("")
-        sev_text = ", ".join(f"{n} {s}" for s, n in reversed(list(by_sev.items())) if n)
-        line = f"{summary['findings']} finding(s)" + (f": {sev_text}" if sev_text else "")
-        if summary["suppressed"]:
-            line += f"; {summary['suppressed']} suppressed" + ("" if opts.show_suppressed else " (--show-suppressed)")
-        line += f". {len(objects)} objects, {len(rules)} rules."
-        typer.echo(line)
-        if assumed:
-            typer.echo(f"note: namespace(s) {_some([a or '(none)' for a in assumed])} are not described by the "
-                       f"input; assumed {index.assume_mode.value} mode (set one with --mesh-mode).")
-        if live is not None:
-            scope = "all namespaces" if live.namespaces is None else f"namespace {live.namespaces[0]}"
-            typer.echo(f"note: read {scope} of context {live.context} ({live.server_version or 'version unknown'}) "
-                       f"in {live.requests} requests.")
-            istio_missing = live.istio_not_served()
-            if istio_missing:
-                typer.echo(f"note: the cluster does not serve {', '.join(istio_missing)} (Istio's CRDs are not "
-                           "installed?); analysed as if none exist.")
-        if index.unmeshed_namespaces:
-            typer.echo(f"note: namespace(s) {_some(sorted(index.unmeshed_namespaces))} are not in the mesh; "
-                       "sidecar findings are skipped there (--mesh-mode sidecar checks them as if meshed).")
+        _render_human(topic, opts, result, shown, index, live, len(objects), len(rules), view, rows,
+                      preface, preface_rows)
     return code
+
+
+def _render_human(topic, opts: Options, result, shown, index, live, objects: int, rules: int, view, rows,
+                  preface, preface_rows) -> None:
+    """Tables, finding blocks and the summary for people (render/human.py lays them out)."""
+    from .render import human
+    from .views import DETAILS
+
+    notes = []
+    assumed = sorted(index.assumed_namespaces)
+    if assumed:
+        notes.append(f"namespace(s) {_some([a or '(none)' for a in assumed])} are not described by the "
+                     f"input; assumed {index.assume_mode.value} mode (set one with --mesh-mode).")
+    if live is not None:
+        scope = "all namespaces" if live.namespaces is None else f"namespace {live.namespaces[0]}"
+        notes.append(f"read {scope} of context {live.context} ({live.server_version or 'version unknown'}) "
+                     f"in {live.requests} requests.")
+        istio_missing = live.istio_not_served()
+        if istio_missing:
+            notes.append(f"the cluster does not serve {', '.join(istio_missing)} (Istio's CRDs are not "
+                         "installed?); analysed as if none exist.")
+    if index.unmeshed_namespaces:
+        notes.append(f"namespace(s) {_some(sorted(index.unmeshed_namespaces))} are not in the mesh; "
+                     "sidecar findings are skipped there (--mesh-mode sidecar checks them as if meshed).")
+    views = []
+    if preface:
+        views.append(human.View(preface_rows, preface[2]))
+    if view:
+        views.append(human.View(rows, view[1], view[2], DETAILS.get(topic)))
+    summary = human.Summary(result.findings, shown, objects, rules, opts.show_suppressed, notes=notes)
+    human.render_run(sys.stdout, human.width_and_colour(opts.color), opts.output, shown, summary, views,
+                     human.Sources(index))
+
+
+def _check_color(opts: Options) -> None:
+    from .render.terminal import COLOR_CHOICES
+
+    if opts.color not in COLOR_CHOICES:
+        raise CliError(f"--color: unknown value {opts.color!r} (use {', '.join(COLOR_CHOICES)})", EXIT_INPUT)
 
 
 def _injector_settings(opts: Options, config) -> Any:
@@ -447,17 +463,11 @@ def _some(names: list[str], most: int = 10) -> str:
     return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
-def _cell(v: Any) -> str:
-    if isinstance(v, list):
-        return ",".join(str(x) for x in v) or "-"
-    return "-" if v in ("", None) else str(v)
-
-
 def list_rules(code: str | None, opts: Options) -> int:
     from .render.json import dump_json, dump_yaml
     from .render.table import table
 
-    _check_output(opts, ("table", "wide", "json", "yaml"))
+    _check_output(opts, LISTINGS)
     _, host = _host(opts)
     rules = host.registry.all()
     if code:
@@ -495,7 +505,7 @@ def list_plugins(opts: Options) -> int:
     from .render.json import dump_json, dump_yaml
     from .render.table import table
 
-    _check_output(opts, ("table", "wide", "json", "yaml"))
+    _check_output(opts, LISTINGS)
     _, host = _host(opts)
     if opts.output in ("json", "yaml"):
         doc = {"plugins": [i.to_json() for i in host.infos]}

@@ -1,0 +1,375 @@
+"""Human output: one block per finding (rustc/ruff style), the concise one-line format, the topic tables
+and the closing summary, all laid out for the terminal's width (:mod:`.terminal`).
+
+A block::
+
+    error[MC103] Deployment shop/argocd-server: container port 8080 is reached by Service ports ...
+      --> kubectl_meshcheck/examples/ports.yaml:74
+       |
+    74 |         - containerPort: 8080
+       |           ^^^^^^^^^^^^^^^^^^^
+       |
+       = the sidecar keeps one inbound filter chain per container port, so only one protocol ...
+    help: Declare port(s) ... opaque TCP (appProtocol: tcp)  [unsafe, verified]
+
+The headline is the message up to its first clause break (``;``, ``:`` or a sentence end outside
+parentheses), the rest follows as ``=`` lines, so the whole message is always printed. The snippet is the
+finding's line of the file; where there is no file to read (live objects, stdin, kustomize output) the
+block shows the object's field path and its current value instead. Secrets are masked in both.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..model import Applicability, Finding, FixResult, Severity, pointer_get
+from ..redact import MASK, is_secret_name, redact
+from .table import Column, fit_table
+from .terminal import GLUE, Style, cells, cut, wrap
+
+_CLAUSE = re.compile(r"; |: |\. (?=[A-Z])")
+MIN_HEADLINE = 20  # a clause break this early would leave a headline that says nothing
+
+
+# -- the parts of a block --------------------------------------------------------------------------
+
+
+def split_message(message: str) -> tuple[str, str]:
+    """(headline, rest): the message cut at its first clause break outside parentheses and brackets."""
+    depth = 0
+    for i, ch in enumerate(message):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth = max(depth - 1, 0)
+        elif depth == 0 and i >= MIN_HEADLINE and _CLAUSE.match(message, i):
+            return message[:i].rstrip(". "), message[i + 2:].strip()
+    return message, ""
+
+
+def fix_label(r: FixResult) -> str:
+    """``[unsafe, verified]``: how blindly the fix may be applied, and whether it was proven."""
+    if r.verified is None or r.fix.applicability is Applicability.DISPLAY_ONLY:
+        return "[display-only]"
+    return f"[{r.fix.applicability.value}, {'verified' if r.verified else 'NOT verified'}]"
+
+
+def usable_fixes(f: Finding) -> list[FixResult]:
+    """The fixes that may be offered, best first (an organisation's veto takes one out)."""
+    return [r for r in f.fixes if not r.withheld]
+
+
+def _assumptions(f: Finding) -> list[str]:
+    """What the verdict rests on, from the finding or its diagnostic (``assumptions``: strings)."""
+    for source in (f, f.diagnostic):
+        found = getattr(source, "assumptions", None)
+        if found:
+            return [str(a) for a in found]
+    args = f.diagnostic.args if isinstance(f.diagnostic.args, dict) else {}
+    return [str(a) for a in args.get("assumptions") or []]
+
+
+def pointer_text(path: str) -> str:
+    """A JSON Pointer as people write field paths: ``spec.ports[0]``, ``annotations["proxy.istio.io/config"]``."""
+    out = ""
+    for raw in path.lstrip("/").split("/") if path not in ("", "/") else []:
+        token = raw.replace("~1", "/").replace("~0", "~")
+        if token.isdigit():
+            out += f"[{token}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", token):
+            out += f".{token}" if out else token
+        else:
+            out += f'["{token}"]'
+    return out or "(the whole object)"
+
+
+def _masked(value: Any, name: str | None = None) -> Any:
+    """A field's value as it may be shown: env values of secret-looking names masked, URLs redacted."""
+    if isinstance(value, dict):
+        secret = is_secret_name(str(value.get("name"))) if "name" in value else False
+        return {k: (MASK if secret and k == "value" else _masked(v, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    if isinstance(value, str):
+        return MASK if name and is_secret_name(name) and name not in ("name", "key") else redact(value)
+    return value
+
+
+def _inline(value: Any) -> str:
+    """One line of YAML flow style for a field's value."""
+    if isinstance(value, (dict, list)):
+        import yaml
+
+        return " ".join(yaml.safe_dump(value, default_flow_style=True, width=10**6, sort_keys=False).split())
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if value != "" else '""'
+
+
+def _under_secret_env(data: Any, path: str) -> bool:
+    """Is the field at ``path`` (or one of its parents) an env entry whose name looks secret?"""
+    parts = path.lstrip("/").split("/") if path else []
+    for n in range(len(parts), 0, -1):
+        node = pointer_get(data, "/" + "/".join(parts[:n]))
+        if isinstance(node, dict) and "value" in node and is_secret_name(str(node.get("name"))):
+            return True
+    return False
+
+
+class Sources:
+    """Lines of the input files (read once each) and the objects, for snippets."""
+
+    def __init__(self, index: Any = None):
+        self.index = index
+        self._files: dict[str, list[str] | None] = {}
+
+    def line(self, location: str) -> tuple[str, int, str] | None:
+        """(file, line number, text) for a ``file:line`` location whose file can be read."""
+        path, _, number = location.rpartition(":")
+        if not path or not number.isdigit() or path.startswith("cluster:"):
+            return None
+        if path not in self._files:
+            try:
+                with open(path, encoding="utf-8", errors="replace") as fh:
+                    self._files[path] = fh.read().splitlines()
+            except OSError:
+                self._files[path] = None
+        lines = self._files[path]
+        n = int(number)
+        if not lines or not 0 < n <= len(lines):
+            return None
+        return path, n, lines[n - 1].replace("\t", " ").rstrip()
+
+    def value(self, f: Finding) -> tuple[str, Any] | None:
+        """(path, current value) of the finding's field, or of its nearest parent that exists."""
+        obj = self.index.by_ref(f.object) if self.index is not None else None
+        if obj is None:
+            return None
+        parts = f.diagnostic.path.lstrip("/").split("/") if f.diagnostic.path else []
+        missing = object()
+        for n in range(len(parts), -1, -1):
+            path = "/" + "/".join(parts[:n]) if n else ""
+            value = pointer_get(obj.data, path, missing)
+            if value is not missing:
+                return path, _masked(value)
+        return None
+
+    def secret_line(self, f: Finding) -> bool:
+        obj = self.index.by_ref(f.object) if self.index is not None else None
+        return obj is not None and _under_secret_env(obj.data, f.diagnostic.path)
+
+
+def _caret_span(text: str) -> tuple[int, int]:
+    """Where the caret goes on a YAML line: from the key (after indentation and ``- ``) to the end,
+    leaving out a trailing comment."""
+    start = len(text) - len(text.lstrip())
+    if text[start:start + 2] == "- ":
+        start += 2
+    body = text[start:]
+    m = re.search(r"\s+#", body)
+    if m and body[: m.start()].count('"') % 2 == 0 and body[: m.start()].count("'") % 2 == 0:
+        body = body[: m.start()]
+    return start, max(len(body.rstrip()), 1)
+
+
+def _mask_value_line(text: str) -> str:
+    m = re.match(r"(\s*(?:- )?value:\s*)\S", text)
+    return m.group(1) + MASK if m else redact(text)
+
+
+def finding_block(f: Finding, style: Style, sources: Sources, wide: bool = False) -> list[str]:
+    """One finding as a block of lines no longer than the width (a long word is cut, never split)."""
+    width = style.width
+    headline, rest = split_message(f.diagnostic.message)
+    label = str(f.severity)
+    prefix = f"{label}[{f.code}] "
+    lines = wrap(f"{prefix}{f.object.display()}: {headline}", width, "", " " * len(prefix))
+    lines[0] = style.severity(f.severity, label) + style.bold(f"[{f.code}]") + lines[0][len(prefix) - 1:]
+
+    snippet = sources.line(f.location) if f.diagnostic.path else None
+    number = str(snippet[1]) if snippet else ""
+    gutter = " " * len(number)
+    bar = f"{gutter} |"
+    lines += wrap(f"--> {f.location}", width, gutter, f"{gutter}    ")
+    if snippet:
+        text = _mask_value_line(snippet[2]) if sources.secret_line(f) else redact(snippet[2])
+        room = width - len(number) - 3
+        start, length = _caret_span(text)
+        shown = cut(text, room)
+        lines += [bar, f"{number} | {shown}".rstrip()]
+        if start < room:
+            lines.append(f"{bar} {' ' * start}{'^' * max(min(length, room - start), 1)}")
+    else:
+        found = sources.value(f)
+        if found is not None:
+            path, value = found
+            lines += [bar, cut(f"{bar} {f.object.display()} {pointer_text(path)}: {_inline(value)}", width)]
+    notes: list[tuple[str, str]] = []
+    if rest:
+        notes.append(("", rest))
+    if f.owner:
+        hint = f": {f.owner.hint}" if f.owner.hint else ""
+        notes.append(("note: ", f"managed by {f.owner.kind} {f.owner.name}{hint}"))
+    if f.suppressed:
+        notes.append(("note: ", f"suppressed by {f.suppressed.source}: {f.suppressed.reason}"))
+    for a in _assumptions(f):
+        notes.append(("note: ", a if a.lower().startswith("assum") else f"assumes {a}"))
+    for r in f.fixes:
+        if r.withheld:
+            notes.append(("note: ", f"fix withheld ({r.fix.title}): {r.withheld}"))
+    if wide:
+        for ref in f.diagnostic.related:
+            notes.append(("related: ", f"{ref.display()} ({ref.origin})" if ref.origin else ref.display()))
+    if notes:
+        lines.append(bar)
+    for kind, text in notes:
+        lines += wrap(f"{kind}{text}", width, f"{gutter} = ", f"{gutter}   " + " " * len(kind))
+    fixes = usable_fixes(f)
+    for n, r in enumerate(fixes if wide else fixes[:1]):
+        lead = "help: " if n == 0 else "  or: "
+        lines += wrap(f"{lead}{r.fix.title}  {fix_label(r).replace(' ', GLUE)}", width, "", " " * len(lead))
+        if r.note:
+            lines += wrap(r.note, width, " " * len(lead))
+        for c in r.fix.caveats:
+            lines += wrap(f"caveat: {c}", width, " " * len(lead), " " * (len(lead) + 8))
+    return lines
+
+
+def concise_line(f: Finding, style: Style) -> str:
+    """``path:line: severity[CODE] Kind ns/name: message``: one line, never wrapped (grep, editors)."""
+    message = " ".join(f.diagnostic.message.split())
+    tail = f" [suppressed: {f.suppressed.reason}]" if f.suppressed else ""
+    return (f"{f.location}: {style.severity(f.severity)}{style.bold(f'[{f.code}]')} "
+            f"{f.object.display()}: {message}{tail}")
+
+
+# -- the closing summary ---------------------------------------------------------------------------
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 or word == "info" else f"{n} {word}s"
+
+
+def patch_command(argv: Sequence[str] | None = None, unsafe: bool = False) -> str:
+    """This run's command line with ``-o patch``: what prints the fixes as a script."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    kept: list[str] = []
+    skip = False
+    for a in args:
+        if skip:
+            skip = False
+            continue
+        if a in ("-o", "--output"):
+            skip = True
+            continue
+        if a.startswith("--output=") or (a.startswith("-o") and len(a) > 2) or a.startswith("--color"):
+            skip = a == "--color"
+            continue
+        kept.append(a)
+    kept += ["-o", "patch"] + (["--unsafe-fixes"] if unsafe and "--unsafe-fixes" not in kept else [])
+    return shlex.join(["kubectl", "meshcheck", *kept])
+
+
+@dataclass
+class Summary:
+    """What the closing lines say. ``extra`` lines follow the counts (e.g. what ``--fix`` changed);
+    ``notes`` follow as ``note:`` lines (assumptions, what could not be read)."""
+
+    findings: list[Finding]  # every finding of the run, suppressed ones too
+    shown: list[Finding]
+    objects: int
+    rules: int
+    show_suppressed: bool = False
+    extra: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def summary_lines(s: Summary, style: Style) -> list[str]:
+    active = [f for f in s.findings if not f.suppressed]
+    counts = [(sev, sum(1 for f in active if f.severity == sev)) for sev in reversed(Severity)]
+    text = ", ".join(style.severity(sev, _plural(n, str(sev))) for sev, n in counts if n)
+    plain = ", ".join(_plural(n, str(sev)) for sev, n in counts if n)
+    suppressed = sum(1 for f in s.findings if f.suppressed)
+    hidden = len(active) - sum(1 for f in s.shown if not f.suppressed)
+    tail = ""
+    if suppressed:
+        tail += f"; {suppressed} suppressed" + ("" if s.show_suppressed else " (--show-suppressed lists them)")
+    if hidden > 0:
+        tail += f"; {hidden} below --min-severity not shown"
+    checked = f"{_plural(s.objects, 'object')} checked with {_plural(s.rules, 'rule')}"
+    out: list[str] = []
+    if active:
+        first = wrap(f"Found {_plural(len(active), 'finding')}: {plain}{tail}. {checked}.", style.width)
+        first[0] = first[0].replace(plain, text, 1)
+        out += first
+    else:
+        out += wrap(f"No findings{tail}. {checked}.", style.width)
+    best = [fixes[0] for f in s.shown if not f.suppressed and (fixes := usable_fixes(f))]
+    safe = sum(1 for r in best if r.verified and r.fix.applicability is Applicability.SAFE)
+    unsafe = sum(1 for r in best if r.verified and r.fix.applicability is Applicability.UNSAFE)
+    if safe or unsafe:
+        what = f"{safe} with a safe, verified fix" + (f", {unsafe} with an unsafe one" if unsafe else "")
+        command = patch_command(unsafe=bool(unsafe) and not safe)
+        lead = f"{what}; print them as a script: "
+        out += [lead + command] if cells(lead + command) <= style.width else [lead.rstrip(), f"  {command}"]
+        if unsafe and safe:
+            out += wrap("(add --unsafe-fixes for the unsafe ones)", style.width)
+    for line in s.extra:
+        out += wrap(line, style.width, "", "  ")
+    for note in s.notes:
+        out += wrap(f"note: {note}", style.width, "", "      ")
+    return out
+
+
+# -- a whole run -----------------------------------------------------------------------------------
+
+
+@dataclass
+class View:
+    """A topic table: its rows and columns (the wide ones added with ``-o wide``) and per-row detail."""
+
+    rows: list[dict]
+    columns: list[Column]
+    wide_columns: list[Column] = field(default_factory=list)
+    detail: Any = None  # row -> lines printed under it
+
+
+def render_run(out, style: Style, output: str, findings: Iterable[Finding], summary: Summary,
+               views: Sequence[View] = (), sources: Sources | None = None) -> None:
+    """Print a run for people: the topic tables, then one block per finding, then the summary.
+    ``-o concise`` prints one line per finding on stdout and the summary on stderr."""
+    findings = list(findings)
+    if output == "concise":
+        for f in findings:
+            out.write(concise_line(f, style) + "\n")
+        err = Style(style.width, False)
+        for line in summary_lines(summary, err):
+            sys.stderr.write(line + "\n")
+        return
+    wide = output == "wide"
+    sources = sources or Sources()
+    chunks: list[list[str]] = []
+    for v in views:
+        chunks.append(fit_table(v.columns + (v.wide_columns if wide else []), v.rows, style.width, wide, v.detail))
+    for f in findings:
+        chunks.append(finding_block(f, style, sources, wide))
+    for chunk in chunks:
+        while chunk and chunk[-1] == "":
+            chunk.pop()
+        out.write("\n".join(chunk) + "\n\n")
+    out.write("\n".join(summary_lines(summary, style)) + "\n")
+
+
+def width_and_colour(choice: str) -> Style:
+    """The style for stdout: its width and the colour decision for ``--color``."""
+    from .terminal import terminal_width, use_colour
+
+    return Style(terminal_width(sys.stdout), use_colour(choice, sys.stdout))
+
