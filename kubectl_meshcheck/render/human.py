@@ -158,7 +158,7 @@ class Sources:
             path = "/" + "/".join(parts[:n]) if n else ""
             value = pointer_get(obj.data, path, missing)
             if value is not missing:
-                return path, _masked(value)
+                return path, MASK if isinstance(value, str) and _under_secret_env(obj.data, path) else _masked(value)
         return None
 
     def secret_line(self, f: Finding) -> bool:
@@ -195,7 +195,7 @@ def finding_block(f: Finding, style: Style, sources: Sources, wide: bool = False
 
     snippet = sources.line(f.location) if f.diagnostic.path else None
     number = str(snippet[1]) if snippet else ""
-    gutter = " " * len(number)
+    gutter = " " * max(len(number), 1)
     bar = f"{gutter} |"
     lines += wrap(f"--> {f.location}", width, gutter, f"{gutter}    ")
     if snippet:
@@ -210,7 +210,7 @@ def finding_block(f: Finding, style: Style, sources: Sources, wide: bool = False
         found = sources.value(f)
         if found is not None:
             path, value = found
-            lines += [bar, cut(f"{bar} {f.object.display()} {pointer_text(path)}: {_inline(value)}", width)]
+            lines += [bar, cut(f"{bar} {pointer_text(path)}: {_inline(value)}", width)]
     notes: list[tuple[str, str]] = []
     if rest:
         notes.append(("", rest))
@@ -318,7 +318,7 @@ def summary_lines(s: Summary, style: Style) -> list[str]:
         what = f"{safe} with a safe, verified fix" + (f", {unsafe} with an unsafe one" if unsafe else "")
         command = patch_command(unsafe=bool(unsafe) and not safe)
         lead = f"{what}; print them as a script: "
-        out += [lead + command] if cells(lead + command) <= style.width else [lead.rstrip(), f"  {command}"]
+        out += [lead + command] if cells(lead + command) <= style.width else wrap(lead, style.width) + [f"  {command}"]
         if unsafe and safe:
             out += wrap("(add --unsafe-fixes for the unsafe ones)", style.width)
     for line in s.extra:

@@ -3,8 +3,9 @@
 A view declares its :class:`Column` s; :func:`fit_table` lays the rows out in the width it is given:
 1. at natural width if that fits;
 2. else (default output only) leaving out the columns a view marks droppable, lowest ``drop`` first, and
-   naming them under the table;
-3. else cutting free-text columns (``shrink``) with ``…`` (``-o wide`` and ``-o json`` show them whole);
+   naming them under the table (with their value, when every row has the same one);
+3. else cutting free-text columns (``shrink``) with ``…``, first to no less than 20 cells, then to their
+   header (``-o wide`` and ``-o json`` show them whole);
 4. else, and for ``-o wide`` whenever it does not fit, one record per row (``HEADER: value`` lines,
    wrapped at word boundaries), which always fits.
 """
@@ -106,25 +107,27 @@ def fit_table(columns: Sequence[Column], rows: list[dict], width: int, wide: boo
     columns = list(columns)
     full = [[c.cell(r, wide) for c in columns] for r in rows]
     drops = [] if wide else sorted((c for c in columns if c.drop), key=lambda c: c.drop)
-    for floor in (SHRINK_FLOOR, None):
-        for k in range(len(drops) + 1):
-            cols = [c for c in columns if c not in drops[:k]]
-            keep = [columns.index(c) for c in cols]
-            grid = [[r[i] for i in keep] for r in full]
-            widths = _natural(cols, grid)
-            fitted = widths if wide or _total(widths) <= width else _shrunk(cols, widths, width, floor)
-            if fitted is None or _total(fitted) > width:
-                continue
-            lines = [_line([c.header for c in cols], fitted)]
-            for row, values in zip(rows, grid):
-                lines.append(_line([cut(v, w) for v, w in zip(values, fitted)], fitted))
-                lines += after(row) if after else []
-            if k:
-                hidden = ", ".join(_hidden(c, full, columns.index(c)) for c in drops[:k])
-                lines += wrap(f"(not shown at {width} columns: {hidden}; -o wide shows every column)", width)
-            return lines
-        if wide:
-            break
+    # columns are left out before any text is cut; -o wide never cuts (records instead)
+    tries: list[tuple[int, int | None | bool]] = [(k, False) for k in range(len(drops) + 1)]
+    if not wide:
+        tries += [(len(drops), SHRINK_FLOOR), (len(drops), None)]
+    for k, floor in tries:
+        cols = [c for c in columns if c not in drops[:k]]
+        keep = [columns.index(c) for c in cols]
+        grid = [[r[i] for i in keep] for r in full]
+        widths = _natural(cols, grid)
+        if _total(widths) > width:
+            widths = None if floor is False else _shrunk(cols, widths, width, floor or None)
+        if widths is None:
+            continue
+        lines = [_line([c.header for c in cols], widths)]
+        for row, values in zip(rows, grid):
+            lines.append(_line([cut(v, w) for v, w in zip(values, widths)], widths))
+            lines += after(row) if after else []
+        if k:
+            hidden = ", ".join(_hidden(c, full, columns.index(c)) for c in drops[:k])
+            lines += wrap(f"(not shown at {width} columns: {hidden}; -o wide shows every column)", width)
+        return lines
     return records(columns, rows, width, wide, after)
 
 
