@@ -21,7 +21,6 @@ block shows the object's field path and its current value instead. Secrets are m
 from __future__ import annotations
 
 import re
-import shlex
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from typing import Any
 from ..model import Applicability, Finding, FixResult, Severity, pointer_get
 from ..redact import MASK, is_secret_name, redact
 from .table import Column, fit_table
-from .terminal import GLUE, Style, cells, cut, wrap
+from .terminal import GLUE, Style, cut, wrap
 
 _CLAUSE = re.compile(r"; |: |\. (?=[A-Z])")
 MIN_HEADLINE = 20  # a clause break this early would leave a headline that says nothing
@@ -223,7 +222,7 @@ def finding_block(f: Finding, style: Style, sources: Sources, wide: bool = False
         notes.append(("note: ", a if a.lower().startswith("assum") else f"assumes {a}"))
     for r in f.fixes:
         if r.withheld:
-            notes.append(("note: ", f"fix withheld ({r.fix.title}): {r.withheld}"))
+            notes.append(("note: ", f"a fix was withheld: {r.withheld}"))
     if wide:
         for ref in f.diagnostic.related:
             notes.append(("related: ", f"{ref.display()} ({ref.origin})" if ref.origin else ref.display()))
@@ -255,26 +254,6 @@ def concise_line(f: Finding, style: Style) -> str:
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 or word == "info" else f"{n} {word}s"
-
-
-def patch_command(argv: Sequence[str] | None = None, unsafe: bool = False) -> str:
-    """This run's command line with ``-o patch``: what prints the fixes as a script."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    kept: list[str] = []
-    skip = False
-    for a in args:
-        if skip:
-            skip = False
-            continue
-        if a in ("-o", "--output"):
-            skip = True
-            continue
-        if a.startswith("--output=") or (a.startswith("-o") and len(a) > 2) or a.startswith("--color"):
-            skip = a == "--color"
-            continue
-        kept.append(a)
-    kept += ["-o", "patch"] + (["--unsafe-fixes"] if unsafe and "--unsafe-fixes" not in kept else [])
-    return shlex.join(["kubectl", "meshcheck", *kept])
 
 
 @dataclass
@@ -316,11 +295,9 @@ def summary_lines(s: Summary, style: Style) -> list[str]:
     unsafe = sum(1 for r in best if r.verified and r.fix.applicability is Applicability.UNSAFE)
     if safe or unsafe:
         what = f"{safe} with a safe, verified fix" + (f", {unsafe} with an unsafe one" if unsafe else "")
-        command = patch_command(unsafe=bool(unsafe) and not safe)
-        lead = f"{what}; print them as a script: "
-        out += [lead + command] if cells(lead + command) <= style.width else wrap(lead, style.width) + [f"  {command}"]
-        if unsafe and safe:
-            out += wrap("(add --unsafe-fixes for the unsafe ones)", style.width)
+        how = "rerun with -o patch" + (" --unsafe-fixes" if unsafe and not safe else "")
+        more = " (add --unsafe-fixes for the unsafe ones)" if unsafe and safe else ""
+        out += wrap(f"{what}: {how} to print them as a script{more}.", style.width)
     for line in s.extra:
         out += wrap(line, style.width, "", "  ")
     for note in s.notes:
