@@ -334,6 +334,9 @@ def render_run(out, style: Style, output: str, findings: Iterable[Finding], summ
     sources = sources or Sources()
     chunks: list[list[str]] = []
     for v in views:
+        if not v.rows:
+            chunks.append(["(no rows: the input has nothing this table describes)"])
+            continue
         chunks.append(fit_table(v.columns + (v.wide_columns if wide else []), v.rows, style.width, wide, v.detail))
     for f in findings:
         chunks.append(finding_block(f, style, sources, wide))
