@@ -192,7 +192,8 @@ def finding_block(f: Finding, style: Style, sources: Sources, wide: bool = False
     lines = wrap(f"{prefix}{f.object.display()}: {headline}", width, "", " " * len(prefix))
     lines[0] = style.severity(f.severity, label) + style.bold(f"[{f.code}]") + lines[0][len(prefix) - 1:]
 
-    snippet = sources.line(f.location) if f.diagnostic.path else None
+    whole = f.diagnostic.path in ("", "/")  # about the object as a whole: the headline names it
+    snippet = None if whole else sources.line(f.location)
     number = str(snippet[1]) if snippet else ""
     gutter = " " * max(len(number), 1)
     bar = f"{gutter} |"
@@ -205,7 +206,7 @@ def finding_block(f: Finding, style: Style, sources: Sources, wide: bool = False
         lines += [bar, f"{number} | {shown}".rstrip()]
         if start < room:
             lines.append(f"{bar} {' ' * start}{'^' * max(min(length, room - start), 1)}")
-    else:
+    elif not whole:
         found = sources.value(f)
         if found is not None:
             path, value = found
