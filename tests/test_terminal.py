@@ -356,3 +356,28 @@ def test_the_headline_is_the_first_clause_and_the_rest_follows_whole():
     assert head == "port 'web' (80: unnamed) names no protocol Istio recognises"  # not inside parentheses
     assert rest == "sidecars sniff it; HTTP/1.x gets L7"
     assert split_message("short: a message") == ("short: a message", "")  # too early to be a headline
+
+
+# -- a live cluster (the API server emulation over real HTTP) ------------------------------------------
+
+
+def test_live_findings_show_the_context_the_field_and_its_current_value(tmp_path):
+    import yaml
+
+    from .kubeapi import KubeAPIServer, write_kubeconfig
+
+    objects = [d for d in yaml.safe_load_all((EXAMPLES / "ports.yaml").read_text()) if d]
+    with KubeAPIServer(objects=objects) as srv:
+        kc = write_kubeconfig(str(tmp_path / "config"), srv.start(), namespace="shop")
+        env = _env(KUBECONFIG=str(kc), HOME=str(tmp_path))
+        out, rc = in_pty(["--select", "MC103,MC101"], 100, env)
+    text = plain(out)
+    assert rc == 1 and too_wide(text, 100) == []
+    found = blocks(text)
+    assert [b.split("]")[0] for b in found] == ["error[MC103", "info[MC101"]
+    mc103, mc101 = found
+    context = next(ln for ln in mc103.splitlines() if "-->" in ln).split("--> ")[1]
+    assert context.startswith("cluster:")
+    assert " | spec.template.spec.containers[0].ports[0]: {containerPort: 8080" in mc103
+    assert " | spec.ports[0]: {name: web, port: 80" in mc101
+    assert "note: read namespace shop of context" in " ".join(text.split())
