@@ -465,7 +465,7 @@ def _some(names: list[str], most: int = 10) -> str:
 
 def list_rules(code: str | None, opts: Options) -> int:
     from .render.json import dump_json, dump_yaml
-    from .render.table import table
+    from .render.table import listing
 
     _check_output(opts, LISTINGS)
     _, host = _host(opts)
@@ -497,7 +497,8 @@ def list_rules(code: str | None, opts: Options) -> int:
     else:
         rows = [[r.code, r.name, r.topic.value, str(r.severity), r.fix.value, r.status.value, r.plugin, r.summary]
                 for r in rules]
-        typer.echo(table(["CODE", "NAME", "TOPIC", "SEVERITY", "FIX", "STATUS", "PLUGIN", "SUMMARY"], rows))
+        typer.echo(listing(["CODE", "NAME", "TOPIC", "SEVERITY", "FIX", "STATUS", "PLUGIN", "SUMMARY"], rows,
+                           shrink=["SUMMARY"], drop=["STATUS", "PLUGIN", "FIX", "NAME"], wide=opts.output == "wide"))
     return EXIT_OK
 
 

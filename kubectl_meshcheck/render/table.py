@@ -68,6 +68,16 @@ def table(headers: list[str], rows: list[list], maxwidths: list[int | None] | No
     return tabulate(rows, headers=headers, tablefmt="plain", disable_numparse=True, maxcolwidths=maxwidths)
 
 
+def listing(headers: list[str], rows: list[list], shrink: Sequence[str] = (), drop: Sequence[str] = (),
+            wide: bool = False) -> str:
+    """A list (rules, plugins) as a table that fits the terminal: ``shrink`` headers name free text that
+    may be cut, ``drop`` the columns that may be left out, first named first."""
+    from .terminal import terminal_width
+
+    columns = [Column(h, h, shrink=h in shrink, drop=list(drop).index(h) + 1 if h in drop else 0) for h in headers]
+    return "\n".join(fit_table(columns, [dict(zip(headers, r)) for r in rows], terminal_width(), wide))
+
+
 def _natural(cols: Sequence[Column], grid: list[list[str]]) -> list[int]:
     return [max([cells(c.header)] + [cells(r[i]) for r in grid]) for i, c in enumerate(cols)]
 
