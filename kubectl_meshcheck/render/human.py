@@ -40,14 +40,13 @@ MIN_HEADLINE = 20  # a clause break this early would leave a headline that says 
 
 def split_message(message: str) -> tuple[str, str]:
     """(headline, rest): the message cut at its first clause break outside parentheses and brackets."""
-    depth = 0
-    for i, ch in enumerate(message):
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth = max(depth - 1, 0)
-        elif depth == 0 and i >= MIN_HEADLINE and _CLAUSE.match(message, i):
-            return message[:i].rstrip(". "), message[i + 2:].strip()
+    depth, seen = 0, 0
+    for m in _CLAUSE.finditer(message, MIN_HEADLINE):
+        for ch in message[seen:m.start()]:
+            depth += 1 if ch in "([{" else -1 if ch in ")]}" and depth else 0
+        seen = m.start()
+        if depth == 0:
+            return message[:seen].rstrip(". "), message[m.end():].strip()
     return message, ""
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-import textwrap
 from dataclasses import dataclass
 
 from ..model import Severity
@@ -106,8 +105,20 @@ def wrap(text: str, width: int, first: str = "", rest: str | None = None) -> lis
     ever exceeds ``width``. Words joined by ``GLUE`` stay on one line (a fix's ``[safe, verified]``).
     """
     rest = first if rest is None else rest
-    room = max(width - max(len(first), len(rest)), 10)
-    words = [w if len(w) <= room else cut(w, room) for w in _SPACES.split(text.strip())]
-    lines = textwrap.wrap(" ".join(words), width=width, initial_indent=first, subsequent_indent=rest,
-                          break_long_words=False, break_on_hyphens=False)
-    return [line.replace(GLUE, " ") for line in lines] or [first.rstrip()]
+    room = max(width - max(cells(first), cells(rest)), 10)
+    lines: list[str] = []
+    line, used, fresh = first, cells(first), True
+    for word in _SPACES.split(text.strip()):
+        if not word:
+            continue
+        size = cells(word)
+        if size > room:
+            word, size = cut(word, room), room
+        if fresh or used + 1 + size <= width:
+            line, used = (line + word, used + size) if fresh else (f"{line} {word}", used + 1 + size)
+            fresh = False
+            continue
+        lines.append(line)
+        line, used = rest + word, cells(rest) + size
+    lines.append(line.rstrip() if fresh else line)
+    return [ln.replace(GLUE, " ") for ln in lines]
