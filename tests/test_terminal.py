@@ -381,3 +381,13 @@ def test_live_findings_show_the_context_the_field_and_its_current_value(tmp_path
     assert " | spec.template.spec.containers[0].ports[0]: {containerPort: 8080" in mc103
     assert " | spec.ports[0]: {name: web, port: 80" in mc101
     assert "note: read namespace shop of context" in " ".join(text.split())
+
+
+def test_wide_blocks_offer_every_fix_best_first():
+    args = ["-f", str(EXAMPLES / "startup.yaml"), "--select", "MC201"]
+    (f,) = as_json(args)["findings"]
+    out = " ".join(piped([*args, "-o", "wide"]).stdout.split())
+    titles = [" ".join(x["title"].split()) for x in f["fixes"] if not x.get("withheld")]
+    assert len(titles) > 1 and out.index("help: " + titles[0]) < out.index("or: " + titles[1])
+    assert all(("or: " + t) in out for t in titles[1:])
+    assert "or: " not in " ".join(piped(args).stdout.split())  # the default shows the best one

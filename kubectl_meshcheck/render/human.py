@@ -233,7 +233,8 @@ def finding_block(f: Finding, style: Style, sources: Sources, wide: bool = False
     fixes = usable_fixes(f)
     for n, r in enumerate(fixes if wide else fixes[:1]):
         lead = "help: " if n == 0 else "  or: "
-        lines += wrap(f"{lead}{r.fix.title}  {fix_label(r).replace(' ', GLUE)}", width, "", " " * len(lead))
+        lines += wrap(f"{lead.strip()} {r.fix.title} {fix_label(r).replace(' ', GLUE)}", width,
+                      " " * (len(lead) - len(lead.lstrip())), " " * len(lead))
         if r.note:
             lines += wrap(r.note, width, " " * len(lead))
         for c in r.fix.caveats:
@@ -294,7 +295,8 @@ def summary_lines(s: Summary, style: Style) -> list[str]:
     safe = sum(1 for r in best if r.verified and r.fix.applicability is Applicability.SAFE)
     unsafe = sum(1 for r in best if r.verified and r.fix.applicability is Applicability.UNSAFE)
     if safe or unsafe:
-        what = f"{safe} with a safe, verified fix" + (f", {unsafe} with an unsafe one" if unsafe else "")
+        what = (f"{safe} with a safe, verified fix" + (f", {unsafe} with an unsafe one" if unsafe else "")
+                if safe else f"{unsafe} with an unsafe, verified fix")
         how = "rerun with -o patch" + (" --unsafe-fixes" if unsafe and not safe else "")
         more = " (add --unsafe-fixes for the unsafe ones)" if unsafe and safe else ""
         out += wrap(f"{what}: {how} to print them as a script{more}.", style.width)
