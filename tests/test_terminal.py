@@ -42,7 +42,7 @@ def _env(**extra):
 def in_pty(args, columns, env=None, kubectl=False) -> tuple[str, int]:
     """Run the CLI with stdout on a pseudo-terminal of ``columns`` columns; what the terminal shows."""
     master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50 if columns else 0, columns, 0, 0))
     cmd = ["kubectl", "meshcheck", *args] if kubectl else [EXE, *args]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.PIPE,
                             env=env or _env(), close_fds=True)
@@ -199,6 +199,15 @@ def test_a_pipe_is_laid_out_for_100_columns_unless_COLUMNS_says_otherwise():
     narrow = piped(args, COLUMNS="60").stdout
     assert too_wide(narrow, 60) == []
     assert "\x1b[" not in default + narrow
+
+
+def test_COLUMNS_wins_over_the_terminal_and_an_unsized_terminal_counts_as_100():
+    args = ["-f", str(EXAMPLES / "ports.yaml")]
+    out, _ = in_pty(args, 200, _env(COLUMNS="70"))
+    assert too_wide(out, 70) == [] and max(cells(ln) for ln in plain(out).splitlines()) > 60
+    out, _ = in_pty(args, 0)
+    widths = [cells(ln) for ln in plain(out).splitlines()]
+    assert max(widths) <= 100 and max(widths) > 90
 
 
 def test_colour_only_on_a_terminal_and_as_the_switches_say():

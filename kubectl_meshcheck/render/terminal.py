@@ -33,8 +33,9 @@ def terminal_width(stream=None) -> int:
         return max(int(env), MIN_WIDTH)
     stream = stream or sys.stdout
     try:
-        if stream.isatty():
-            return max(os.get_terminal_size(stream.fileno()).columns, MIN_WIDTH)
+        columns = os.get_terminal_size(stream.fileno()).columns if stream.isatty() else 0
+        if columns > 0:  # a pseudo-terminal nobody sized says 0
+            return max(columns, MIN_WIDTH)
     except (OSError, ValueError, AttributeError):
         pass
     return PIPE_WIDTH
