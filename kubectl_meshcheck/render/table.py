@@ -16,8 +16,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tabulate import tabulate
-
 from .terminal import cells, cut, wrap
 
 GAP = 2  # spaces between columns
@@ -64,7 +62,9 @@ def head(value: Any) -> str:
 
 
 def table(headers: list[str], rows: list[list], maxwidths: list[int | None] | None = None) -> str:
-    """A plain table at natural width (lists whose rows are short: plugins, the preface of a view)."""
+    """A plain table at natural width (lists whose rows are short: plugins)."""
+    from tabulate import tabulate
+
     return tabulate(rows, headers=headers, tablefmt="plain", disable_numparse=True, maxcolwidths=maxwidths)
 
 
