@@ -360,11 +360,18 @@ def test_long_lines_are_cut_with_an_ellipsis_and_words_are_never_split(tmp_path)
 
 
 def test_the_headline_is_the_first_clause_and_the_rest_follows_whole():
-    msg = "port 'web' (80: unnamed) names no protocol Istio recognises: sidecars sniff it; HTTP/1.x gets L7"
-    head, rest = split_message(msg)
-    assert head == "port 'web' (80: unnamed) names no protocol Istio recognises"  # not inside parentheses
-    assert rest == "sidecars sniff it; HTTP/1.x gets L7"
+    msg = "port 'web' (80; unnamed) names no protocol Istio recognises: sidecars sniff it; HTTP/1.x gets L7"
+    assert split_message(msg) == ("port 'web' (80; unnamed) names no protocol Istio recognises: sidecars sniff it",
+                                  "HTTP/1.x gets L7")  # a ';' first, never inside parentheses
+    msg = "the pod's istio-proxy has image: auto (never injected): it cannot be pulled. Label the namespace"
+    assert split_message(msg) == ("the pod's istio-proxy has image: auto (never injected): it cannot be pulled",
+                                  "Label the namespace")  # then a sentence end
+    msg = "the pod's istio-proxy has image: auto (never injected): it cannot be pulled"
+    assert split_message(msg) == ("the pod's istio-proxy has image: auto (never injected)",
+                                  "it cannot be pulled")  # then the last ':' (the first is a key: value)
     assert split_message("short: a message") == ("short: a message", "")  # too early to be a headline
+    msg = "proxy.istio.io/config: 'holdApplication' is not a ProxyConfig field, so the app is not held"
+    assert split_message(msg) == (msg, "")  # "annotation:" labels the message; it is no clause
 
 
 # -- a live cluster (the API server emulation over real HTTP) ------------------------------------------

@@ -12,8 +12,8 @@ A block::
        = the sidecar keeps one inbound filter chain per container port, so only one protocol ...
     help: Declare port(s) ... opaque TCP (appProtocol: tcp)  [unsafe, verified]
 
-The headline is the message up to its first clause break (``;``, ``:`` or a sentence end outside
-parentheses), the rest follows as ``=`` lines, so the whole message is always printed. The snippet is the
+The headline is the message up to its clause break (see :func:`split_message`), the rest follows as
+``=`` lines, so the whole message is always printed. The snippet is the
 finding's line of the file; where there is no file to read (live objects, stdin, kustomize output) the
 block shows the object's field path and its current value instead. Secrets are masked in both.
 """
@@ -33,21 +33,29 @@ from .terminal import GLUE, Style, cut, wrap
 
 _CLAUSE = re.compile(r"; |: |\. (?=[A-Z])")
 MIN_HEADLINE = 20  # a clause break this early would leave a headline that says nothing
+MIN_CLAUSE_WORDS = 5
 
 
 # -- the parts of a block --------------------------------------------------------------------------
 
 
 def split_message(message: str) -> tuple[str, str]:
-    """(headline, rest): the message cut at its first clause break outside parentheses and brackets."""
+    """(headline, rest): what is wrong, then what follows from it. Messages say "what; consequence", so
+    the cut is the first ``;`` outside parentheses, else the first sentence end, else the last ``:``
+    (an earlier one may be a ``key: value`` the message quotes) after a clause of a few words (before
+    that, ``annotation: ...`` or ``observed on pod x: ...`` is a label, not a clause)."""
     depth, seen = 0, 0
+    breaks: dict[str, list[re.Match]] = {";": [], ".": [], ":": []}
     for m in _CLAUSE.finditer(message, MIN_HEADLINE):
         for ch in message[seen:m.start()]:
             depth += 1 if ch in "([{" else -1 if ch in ")]}" and depth else 0
         seen = m.start()
-        if depth == 0:
-            return message[:seen].rstrip(". "), message[m.end():].strip()
-    return message, ""
+        if depth == 0 and (m.group()[0] != ":" or len(message[:seen].split()) >= MIN_CLAUSE_WORDS):
+            breaks[m.group()[0]].append(m)
+    cut_at = (breaks[";"] or breaks["."] or breaks[":"][-1:] or [None])[0]
+    if cut_at is None:
+        return message, ""
+    return message[:cut_at.start()].rstrip(". "), message[cut_at.end():].strip()
 
 
 def fix_label(r: FixResult) -> str:

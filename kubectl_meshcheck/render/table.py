@@ -45,12 +45,12 @@ class Column:
 
 
 def text_of(value: Any) -> str:
-    """A row value as a table cell: lists comma-joined, nothing as ``-``."""
+    """A row value as a table cell: lists comma-joined, nothing as ``-``, on one line."""
     if isinstance(value, list):
-        return ",".join(str(x) for x in value) or "-"
+        return ",".join(" ".join(str(x).split()) for x in value) or "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return "-" if value in ("", None) else str(value)
+    return "-" if value in ("", None) else " ".join(str(value).split())
 
 
 def head(value: Any) -> str:
@@ -146,7 +146,7 @@ def records(columns: Sequence[Column], rows: list[dict], width: int, wide: bool 
     """One block per row, ``HEADER: value`` items packed into lines of ``width``: what fits any terminal."""
     out: list[str] = []
     for n, row in enumerate(rows):
-        if n:
+        if n and out[-1] != "":
             out.append("")
         block: list[str] = []
         line = ""
