@@ -158,8 +158,7 @@ def test_topic_views_fit_and_never_split_a_row(topic, columns, view_rows):
     rows = view_rows[topic]
     commands = {ln for r in rows for ln in str(r.get("command") or "").splitlines()}  # copied whole, as one line
     assert too_wide(out, columns, commands) == []
-    view = plain(out).split("\n\n" + "error[", 1)[0]
-    view = re.split(r"\n(?:error|warning|info)\[", view, maxsplit=1)[0]
+    view = re.split(r"\n(?:error|warning|info)\[", plain(out), maxsplit=1)[0]
     records = "FINDINGS: " in view
     chunks = view.split("\n\n") if records else view.splitlines()
     for r in rows:
@@ -407,3 +406,12 @@ def test_wide_blocks_offer_every_fix_best_first():
     assert len(titles) > 1 and out.index("help: " + titles[0]) < out.index("or: " + titles[1])
     assert all(("or: " + t) in out for t in titles[1:])
     assert "or: " not in " ".join(piped(args).stdout.split())  # the default shows the best one
+
+
+def test_wide_that_does_not_fit_prints_records_with_every_value_whole():
+    rows = as_json(["probes", "-f", str(EXAMPLES)])["rows"]
+    out = piped(["probes", "-f", str(EXAMPLES), "-o", "wide"], COLUMNS="100").stdout
+    assert too_wide(out, 100) == [] and "…" not in re.split(r"\n(?:error|warning|info)\[", out)[0]
+    flat = " ".join(out.split())
+    for r in rows:
+        assert f"WHY: {' '.join(r['why'].split())}" in flat and f"ORIGINAL: {r['original']}" in flat
