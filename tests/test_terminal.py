@@ -415,3 +415,14 @@ def test_wide_that_does_not_fit_prints_records_with_every_value_whole():
     flat = " ".join(out.split())
     for r in rows:
         assert f"WHY: {' '.join(r['why'].split())}" in flat and f"ORIGINAL: {r['original']}" in flat
+
+
+def test_wide_characters_are_measured_in_terminal_cells(tmp_path):
+    from kubectl_meshcheck.render.terminal import cut, wrap
+
+    assert cells("名前") == 4 and cells(cut("名前はとても長い", 7)) <= 7 and cut("名前はとても長い", 7).endswith("…")
+    assert all(cells(ln) <= 12 for ln in wrap("表示 名前 とても 長い 説明文 です", 12))
+    path = tmp_path / "web.yaml"
+    path.write_text(MANIFEST.replace("# the app", "# アプリケーションのポート番号はここで宣言します"))
+    f, index = _finding(f"{path}:1", "/spec/template/spec/containers/0/ports/0", 15)
+    assert all(cells(ln) <= 50 for ln in finding_block(f, Style(50), Sources(index)))

@@ -29,7 +29,7 @@ from typing import Any
 from ..model import Applicability, Finding, FixResult, Severity, pointer_get
 from ..redact import MASK, is_secret_name, redact
 from .table import Column, fit_table
-from .terminal import GLUE, Style, cut, wrap
+from .terminal import GLUE, Style, cells, cut, wrap
 
 _CLAUSE = re.compile(r"; |: |\. (?=[A-Z])")
 MIN_HEADLINE = 20  # a clause break this early would leave a headline that says nothing
@@ -182,7 +182,7 @@ def _caret_span(text: str) -> tuple[int, int]:
     m = re.search(r"\s+#", body)
     if m and body[: m.start()].count('"') % 2 == 0 and body[: m.start()].count("'") % 2 == 0:
         body = body[: m.start()]
-    return start, max(len(body.rstrip()), 1)
+    return start, max(cells(body.rstrip()), 1)
 
 
 def _mask_value_line(text: str) -> str:
