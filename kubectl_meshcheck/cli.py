@@ -365,41 +365,11 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
     elif opts.output == "patch":
         typer.echo(render_patches(shown, opts.unsafe_fixes), nl=False)
     else:
-        _render_human(topic, opts, result, shown, index, live, len(objects), len(rules), view, rows,
-                      preface, preface_rows)
+        from .render.human import print_analysis
+
+        print_analysis(topic, opts.output, opts.color, opts.show_suppressed, result, shown, index, live,
+                       len(objects), len(rules), rows, preface_rows)
     return code
-
-
-def _render_human(topic, opts: Options, result, shown, index, live, objects: int, rules: int, view, rows,
-                  preface, preface_rows) -> None:
-    """Tables, finding blocks and the summary for people (render/human.py lays them out)."""
-    from .render import human
-    from .views import DETAILS
-
-    notes = []
-    assumed = sorted(index.assumed_namespaces)
-    if assumed:
-        notes.append(f"namespace(s) {_some([a or '(none)' for a in assumed])} are not described by the "
-                     f"input; assumed {index.assume_mode.value} mode (set one with --mesh-mode).")
-    if live is not None:
-        scope = "all namespaces" if live.namespaces is None else f"namespace {live.namespaces[0]}"
-        notes.append(f"read {scope} of context {live.context} ({live.server_version or 'version unknown'}) "
-                     f"in {live.requests} requests.")
-        istio_missing = live.istio_not_served()
-        if istio_missing:
-            notes.append(f"the cluster does not serve {', '.join(istio_missing)} (Istio's CRDs are not "
-                         "installed?); analysed as if none exist.")
-    if index.unmeshed_namespaces:
-        notes.append(f"namespace(s) {_some(sorted(index.unmeshed_namespaces))} are not in the mesh; "
-                     "sidecar findings are skipped there (--mesh-mode sidecar checks them as if meshed).")
-    views = []
-    if preface:
-        views.append(human.View(preface_rows, preface[2]))
-    if view:
-        views.append(human.View(rows, view[1], view[2], DETAILS.get(topic)))
-    summary = human.Summary(result.findings, shown, objects, rules, opts.show_suppressed, notes=notes)
-    human.render_run(sys.stdout, human.width_and_colour(opts.color), opts.output, shown, summary, views,
-                     human.Sources(index))
 
 
 def _check_color(opts: Options) -> None:
@@ -456,11 +426,6 @@ def _read_live(opts: Options, rules) -> Any:
         if progress:
             sys.stderr.write("\r\033[K")
     return result
-
-
-def _some(names: list[str], most: int = 10) -> str:
-    """A readable list for a one-line note: the first few, then how many more (JSON has them all)."""
-    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def list_rules(code: str | None, opts: Options) -> int:

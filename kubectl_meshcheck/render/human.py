@@ -357,6 +357,49 @@ def render_run(out, style: Style, output: str, findings: Iterable[Finding], summ
     out.write("\n".join(summary_lines(summary, style)) + "\n")
 
 
+def _some(names: list[str], most: int = 10) -> str:
+    """A readable list for a one-line note: the first few, then how many more (JSON has them all)."""
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def run_notes(index: Any, live: Any) -> list[str]:
+    """What the verdicts rest on and what the run could not see, as ``note:`` lines."""
+    notes = []
+    assumed = sorted(index.assumed_namespaces)
+    if assumed:
+        notes.append(f"namespace(s) {_some([a or '(none)' for a in assumed])} are not described by the "
+                     f"input; assumed {index.assume_mode.value} mode (set one with --mesh-mode).")
+    if live is not None:
+        scope = "all namespaces" if live.namespaces is None else f"namespace {live.namespaces[0]}"
+        notes.append(f"read {scope} of context {live.context} ({live.server_version or 'version unknown'}) "
+                     f"in {live.requests} requests.")
+        istio_missing = live.istio_not_served()
+        if istio_missing:
+            notes.append(f"the cluster does not serve {', '.join(istio_missing)} (Istio's CRDs are not "
+                         "installed?); analysed as if none exist.")
+    if index.unmeshed_namespaces:
+        notes.append(f"namespace(s) {_some(sorted(index.unmeshed_namespaces))} are not in the mesh; "
+                     "sidecar findings are skipped there (--mesh-mode sidecar checks them as if meshed).")
+    return notes
+
+
+def print_analysis(topic: Any, output: str, colour: str, show_suppressed: bool, result: Any,
+                   shown: list[Finding], index: Any, live: Any, objects: int, rules: int,
+                   rows: list[dict] | None, preface_rows: list[dict] | None) -> None:
+    """What ``run_analysis`` prints for people: the topic's tables (rows as ``-o json`` has them), the
+    findings and the summary. Extra summary lines and notes go into :class:`Summary` here."""
+    from ..views import DETAILS, PREFACES, VIEWS
+
+    views = []
+    if topic in PREFACES:
+        views.append(View(preface_rows or [], PREFACES[topic][2]))
+    if topic in VIEWS:
+        _, columns, wide_columns = VIEWS[topic]
+        views.append(View(rows or [], columns, wide_columns, DETAILS.get(topic)))
+    summary = Summary(result.findings, shown, objects, rules, show_suppressed, notes=run_notes(index, live))
+    render_run(sys.stdout, width_and_colour(colour), output, shown, summary, views, Sources(index))
+
+
 def width_and_colour(choice: str) -> Style:
     """The style for stdout: its width and the colour decision for ``--color``."""
     from .terminal import terminal_width, use_colour
