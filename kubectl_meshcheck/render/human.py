@@ -10,12 +10,12 @@ A block::
        |           ^^^^^^^^^^^^^^^^^^^
        |
        = the sidecar keeps one inbound filter chain per container port, so only one protocol ...
-    help: Declare port(s) ... opaque TCP (appProtocol: tcp)  [unsafe, verified]
+    help: Declare port(s) ... opaque TCP (appProtocol: tcp) [unsafe, verified]
 
 The headline is the message up to its clause break (see :func:`split_message`), the rest follows as
-``=`` lines, so the whole message is always printed. The snippet is the
-finding's line of the file; where there is no file to read (live objects, stdin, kustomize output) the
-block shows the object's field path and its current value instead. Secrets are masked in both.
+``=`` lines, so the whole message is always printed. The snippet is the finding's line of the file;
+where there is no file to read (live objects, stdin, kustomize output) the block shows the field's path
+and its current value instead. Secrets are masked in both.
 """
 
 from __future__ import annotations
