@@ -122,11 +122,11 @@ def resolve_offline(index: Index, kind: str, name: str, namespace: str | None) -
 
 def run_capture(req: CaptureRequest, opts: Any) -> int:
     """Resolve TARGET, read what decides the route, print the plan. Exit 0 (the plan is the answer)."""
-    from .cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE, CliError, _check_output, _err
+    from .cli import EXIT_INPUT, EXIT_OK, EXIT_USAGE, LISTINGS, CliError, _check_output, _err
     from .sources.manifests import LoadResult, load_kustomize, load_paths
     from .sources.target import local_kubectl_version
 
-    _check_output(opts, ("table", "wide", "json", "yaml"))
+    _check_output(opts, LISTINGS)
     try:
         kind, name = parse_target(req.target)
     except ValueError as e:

@@ -21,8 +21,8 @@ from .access import group
 from .model import MeshMode, Severity, Topic
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INPUT, EXIT_CLUSTER, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5
-OUTPUTS = ("table", "wide", "json", "yaml", "patch", "sarif", "github", "junit")
-LIST_OUTPUTS = ("table", "wide", "json", "yaml")  # rules, plugins, version
+OUTPUTS = ("full", "concise", "wide", "json", "yaml", "patch", "sarif", "github", "junit")
+LISTINGS = ("full", "wide", "json", "yaml")  # rules, plugins, version
 EPILOG = (
     "Exit codes: 0 clean; 1 findings at or above --fail-on; 2 usage error; 3 input unreadable; "
     "4 cluster unreachable; 5 internal error. Flags go after 'meshcheck' (kubectl rejects flags before "
@@ -67,8 +67,14 @@ _ANALYSIS_OPTIONS: list[tuple[str, Any, Any, Any]] = [
                   help="Label selector for workloads and Services (live cluster).")),
     ("request_timeout", Optional[str], None,
      typer.Option("--request-timeout", metavar="DURATION", help="Per-request timeout (live cluster), e.g. 10s.")),
-    ("output", str, "table",
-     typer.Option("-o", "--output", metavar="FORMAT", help=f"One of {', '.join(OUTPUTS)}.")),
+    ("output", str, "full",
+     typer.Option("-o", "--output", metavar="FORMAT",
+                  help="full (tables, then one block per finding), concise (one line per finding), wide, "
+                       "json, yaml, patch, sarif, github or junit.")),
+    ("color", str, "auto",
+     typer.Option("--color", metavar="WHEN",
+                  help="auto, always or never. auto colours only a terminal and honours NO_COLOR and "
+                       "CLICOLOR_FORCE.")),
     ("select", Optional[list[str]], None,
      typer.Option("--select", metavar="CODE",
                   help="Only rules whose code starts with this (e.g. MC1, MC103); repeatable or comma-separated.")),
@@ -112,7 +118,7 @@ _ANALYSIS_OPTIONS: list[tuple[str, Any, Any, Any]] = [
                        "read: for CI that must not pass on a partial answer.")),
     ("debug", bool, False, typer.Option("--debug", help="Show tracebacks for internal errors.")),
 ]
-_PLUGIN_OPTION_NAMES = ("output", "config", "disable_plugin", "no_plugin_autoload", "debug")
+_PLUGIN_OPTION_NAMES = ("output", "color", "config", "disable_plugin", "no_plugin_autoload", "debug")
 
 
 @dataclass
@@ -126,7 +132,8 @@ class Options:
     kubeconfig: str | None = None
     selector: str | None = None
     request_timeout: str | None = None
-    output: str = "table"
+    output: str = "full"
+    color: str = "auto"
     select: list[str] | None = None
     ignore: list[str] | None = None
     fail_on: str = "error"
@@ -318,11 +325,11 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
     from .render import github, junit, sarif
     from .render import json as rjson
     from .render.patch import render_patches
-    from .render.table import findings_table, table, use_colour
     from .sources.manifests import LoadResult, load_kustomize, load_paths
     from .views import PREFACES, PROPOSALS, VIEWS
 
     _check_output(opts)
+    _check_color(opts)
     fail_on = _severity(opts.fail_on, "--fail-on")
     min_sev = _severity(opts.min_severity, "--min-severity")
     try:
@@ -430,58 +437,18 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
     elif opts.output == "junit":
         typer.echo(junit.render(shown, rules, summary, unreadable, objects), nl=False)
     else:
-        wide = opts.output == "wide"
-        colour = use_colour()
-        if preface:
-            typer.echo(table([h for h, _ in preface[2]], [[_cell(r[k]) for _, k in preface[2]] for r in preface_rows]))
-            typer.echo("")
-        if view:
-            _, cols, wide_cols = view
-            cols = cols + (wide_cols if wide else [])
-            typer.echo(table([h for h, _ in cols], [[_cell(r[k]) for _, k in cols] for r in rows]))
-            typer.echo("")
-        if shown:
-            typer.echo(findings_table(shown, wide, colour))
-            typer.echo("")
-        sev_text = ", ".join(f"{n} {s}" for s, n in reversed(list(by_sev.items())) if n)
-        line = f"{summary['findings']} finding(s)" + (f": {sev_text}" if sev_text else "")
-        if summary["suppressed"]:
-            line += f"; {summary['suppressed']} suppressed" + ("" if opts.show_suppressed else " (--show-suppressed)")
-        line += f". {len(objects)} objects, {len(rules)} rules."
-        typer.echo(line)
-        if assumed:
-            typer.echo(f"note: namespace(s) {_some([a or '(none)' for a in assumed])} are not described by the "
-                       f"input; assumed {index.assume_mode.value} mode (set one with --mesh-mode).")
-        if live is not None:
-            scope = "all namespaces" if live.namespaces is None else f"namespace {live.namespaces[0]}"
-            typer.echo(f"note: read {scope} of context {live.context} ({live.server_version or 'version unknown'}) "
-                       f"in {live.requests} requests.")
-            istio_missing = live.istio_not_served()
-            if istio_missing:
-                typer.echo(f"note: the cluster does not serve {', '.join(istio_missing)} (Istio's CRDs are not "
-                           "installed?); analysed as if none exist.")
-        if index.unmeshed_namespaces:
-            typer.echo(f"note: namespace(s) {_some(sorted(index.unmeshed_namespaces))} are not in the mesh; "
-                       "sidecar findings are skipped there (--mesh-mode sidecar checks them as if meshed).")
-        for reason in index.inferred_namespaces.values():
-            typer.echo(f"note: {reason} (its Namespace object could not be read).")
-        if result.gaps:
-            typer.echo("")
-            typer.echo(unreadable_block(result, summary["withAssumptions"]))
+        from .render.human import print_analysis
+
+        print_analysis(topic, opts.output, opts.color, opts.show_suppressed, result, shown, index, live,
+                       len(objects), len(rules), rows, preface_rows)
     return code
 
 
-def unreadable_block(result, with_assumptions: int) -> str:
-    """What could not be read, one row per kind and reason, and what that did to the verdicts."""
-    from .render.table import table
+def _check_color(opts: Options) -> None:
+    from .render.terminal import COLOR_CHOICES
 
-    effects: dict[tuple[str, str], str] = {}
-    for u in result.unreadable:
-        effects.setdefault((u["label"], u["reason"]), u["effect"])
-    rows = [[kind, where, reason, effects.get((kind, reason), "")] for kind, where, reason in group(result.gaps)]
-    head = (f"Not readable with these credentials ({with_assumptions} finding(s) rest on an assumption, named in "
-            "-o json 'assumptions'; --require-full-access fails such a run):")
-    return head + "\n" + table(["INPUT", "SCOPE", "REASON", "EFFECT"], rows)
+    if opts.color not in COLOR_CHOICES:
+        raise CliError(f"--color: unknown value {opts.color!r} (use {', '.join(COLOR_CHOICES)})", EXIT_INPUT)
 
 
 def _injector_settings(opts: Options, config) -> Any:
@@ -533,23 +500,12 @@ def _read_live(opts: Options, rules) -> Any:
     return result
 
 
-def _some(names: list[str], most: int = 10) -> str:
-    """A readable list for a one-line note: the first few, then how many more (JSON has them all)."""
-    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
-
-
-def _cell(v: Any) -> str:
-    if isinstance(v, list):
-        return ",".join(str(x) for x in v) or "-"
-    return "-" if v in ("", None) else str(v)
-
-
 def list_rules(code: str | None, opts: Options, fmt: str | None = None) -> int:
     from .render.json import dump_json, dump_yaml
-    from .render.table import table
+    from .render.table import listing
     from .ruledoc import markdown, rule_to_json
 
-    _check_output(opts, LIST_OUTPUTS)
+    _check_output(opts, LISTINGS)
     if fmt not in (None, "markdown"):
         raise CliError(f"unknown --format {fmt!r} (use markdown)", EXIT_INPUT)
     _, host = _host(opts)
@@ -580,7 +536,8 @@ def list_rules(code: str | None, opts: Options, fmt: str | None = None) -> int:
     else:
         rows = [[r.code, r.name, r.topic.value, str(r.severity), r.fix.value, r.status.value, r.plugin, r.summary]
                 for r in rules]
-        typer.echo(table(["CODE", "NAME", "TOPIC", "SEVERITY", "FIX", "STATUS", "PLUGIN", "SUMMARY"], rows))
+        typer.echo(listing(["CODE", "NAME", "TOPIC", "SEVERITY", "FIX", "STATUS", "PLUGIN", "SUMMARY"], rows,
+                           shrink=["SUMMARY"], drop=["STATUS", "PLUGIN", "FIX", "NAME"], wide=opts.output == "wide"))
     return EXIT_OK
 
 
@@ -588,7 +545,7 @@ def list_plugins(opts: Options) -> int:
     from .render.json import dump_json, dump_yaml
     from .render.table import table
 
-    _check_output(opts, LIST_OUTPUTS)
+    _check_output(opts, LISTINGS)
     _, host = _host(opts)
     if opts.output in ("json", "yaml"):
         doc = {"plugins": [i.to_json() for i in host.infos]}
@@ -605,7 +562,7 @@ def show_version(opts: Options) -> int:
     from .render.json import dump_json, dump_yaml
     from .version import report, text
 
-    _check_output(opts, LIST_OUTPUTS)
+    _check_output(opts, LISTINGS)
     _, host = _host(opts)
     doc = report(host)
     typer.echo(dump_json(doc) if opts.output == "json" else dump_yaml(doc) if opts.output == "yaml" else text(doc),

@@ -22,14 +22,43 @@ from .mesh.probes import inbound_captured, probes_of, verdict
 from .mesh.protocol import service_port_protocol
 from .fixes import created_objects
 from .model import Applicability, Finding, MeshMode, Topic
+from .render.table import Column, head, text_of
 
-#: (column header, row key) for the table; wide adds the second list
+# Columns: the default table keeps to short cells (``short``) and may leave out ``drop`` columns or cut
+# ``shrink`` text to fit the terminal; ``-o wide`` adds the second list and shows every value whole.
+# The abbreviations are explained in the README ("Reading the tables").
+
+_PROTOCOL_SHORT = {"UnsupportedProtocol": "sniffed"}
+_WHY_SHORT = {"port name prefix": "name", "appProtocol": "appProtocol", "port-number fallback": "port number",
+              "unrecognised: sniffing": "unrecognised", "L4 protocol UDP": "UDP"}
+
+
+def _protocol(value: Any) -> str:
+    return _PROTOCOL_SHORT.get(text_of(value), text_of(value))
+
+
+def _why(value: Any) -> str:
+    return _WHY_SHORT.get(text_of(value), head(value))
+
+
+def _probe_kind(value: Any) -> str:
+    """``readinessProbe`` -> ``readiness`` (lifecycle hooks keep their names)."""
+    return text_of(value).removesuffix("Probe")
+
+
+def _http_call(value: Any) -> str:
+    """What the kubelet calls, without the ``httpGet`` every rewritten probe has."""
+    return text_of(value).removeprefix("httpGet ")
+
+
 PORTS_COLUMNS = [
-    ("NAMESPACE", "namespace"), ("SERVICE", "service"), ("PORT", "port"), ("NAME", "name"),
-    ("APPPROTOCOL", "appProtocol"), ("TARGET", "targetPort"), ("PROTOCOL", "protocol"), ("WHY", "why"),
-    ("HANDLING", "handling"), ("MESH", "mesh"), ("FINDINGS", "findings"),
+    Column("NAMESPACE", "namespace", drop=3), Column("SERVICE", "service"), Column("PORT", "port"),
+    Column("NAME", "name"), Column("APPPROTOCOL", "appProtocol", drop=4), Column("TARGET", "targetPort"),
+    Column("PROTOCOL", "protocol", short=_protocol), Column("WHY", "why", short=_why, drop=2),
+    Column("MESH", "mesh", drop=1), Column("FINDINGS", "findings"),
 ]
-PORTS_WIDE = [("WORKLOADS", "workloads"), ("CONTAINER PORTS", "containerPorts")]
+PORTS_WIDE = [Column("HANDLING", "handling"), Column("WORKLOADS", "workloads"),
+              Column("CONTAINER PORTS", "containerPorts")]
 
 
 def _by_name(index) -> list:
@@ -103,11 +132,13 @@ def ports_rows(result: RunResult) -> list[dict[str, Any]]:
 
 
 STARTUP_COLUMNS = [
-    ("NAMESPACE", "namespace"), ("WORKLOAD", "workload"), ("MESH", "mesh"), ("PROXY", "proxy"), ("HOLD", "hold"),
-    ("INIT CONTAINERS", "initContainers"), ("BATCH", "batchCompletion"), ("FINDINGS", "findings"),
+    Column("NAMESPACE", "namespace", drop=3), Column("WORKLOAD", "workload"), Column("MESH", "mesh", drop=2),
+    Column("PROXY", "proxy"), Column("HOLD", "hold", short=head), Column("INIT CONTAINERS", "initContainers",
+                                                                          shrink=True),
+    Column("BATCH", "batchCompletion", short=head, drop=1), Column("FINDINGS", "findings"),
 ]
-STARTUP_WIDE = [("WHY", "nativeReason"), ("CONTAINER ORDER", "containerOrder"),
-                ("INIT ORDER", "initContainerOrder")]
+STARTUP_WIDE = [Column("WHY", "nativeReason"), Column("CONTAINER ORDER", "containerOrder"),
+                Column("INIT ORDER", "initContainerOrder")]
 _ISTIO_INITS = ("istio-init", "istio-validation", "enable-core-dump", PROXY_CONTAINER)
 
 
@@ -178,10 +209,13 @@ def startup_rows(result: RunResult) -> list[dict[str, Any]]:
 
 
 PROBES_COLUMNS = [
-    ("NAMESPACE", "namespace"), ("WORKLOAD", "workload"), ("CONTAINER", "container"), ("PROBE", "probe"),
-    ("ORIGINAL", "original"), ("KUBELET CALLS", "kubeletCalls"), ("WORKS", "works"), ("FINDINGS", "findings"),
+    Column("NAMESPACE", "namespace", drop=2), Column("WORKLOAD", "workload"),
+    Column("CONTAINER", "container", drop=1), Column("PROBE", "probe", short=_probe_kind),
+    Column("ORIGINAL", "original", shrink=True), Column("KUBELET CALLS", "kubeletCalls", short=_http_call,
+                                                        shrink=True),
+    Column("WORKS", "works"), Column("FINDINGS", "findings"),
 ]
-PROBES_WIDE = [("WHY", "why"), ("MTLS", "mtls"), ("REWRITE", "rewriteReason")]
+PROBES_WIDE = [Column("WHY", "why"), Column("MTLS", "mtls"), Column("REWRITE", "rewriteReason")]
 
 
 def _describe(probe: dict, handler: str, resolved: Any = None) -> str:
@@ -271,13 +305,15 @@ def probes_rows(result: RunResult) -> list[dict[str, Any]]:
 # -- egress ----------------------------------------------------------------------------------------
 
 EGRESS_COLUMNS = [
-    ("NAMESPACE", "namespace"), ("WORKLOAD", "workload"), ("HOST", "host"), ("PORT", "port"),
-    ("PROTOCOL", "protocol"), ("FOUND IN", "foundIn"), ("COVERED BY", "coveredBy"), ("POLICY", "policy"),
-    ("ISTIO WILL", "fate"), ("FINDINGS", "findings"),
+    Column("NAMESPACE", "namespace", drop=4), Column("WORKLOAD", "workload"), Column("HOST", "host"),
+    Column("PORT", "port"), Column("PROTOCOL", "protocol", drop=2), Column("FOUND IN", "foundIn", shrink=True, drop=3),
+    Column("COVERED BY", "coveredBy", drop=5), Column("POLICY", "policy", drop=1),
+    Column("ISTIO WILL", "fate", short=head), Column("FINDINGS", "findings"),
 ]
-EGRESS_WIDE = [("CONTAINER", "container"), ("APP", "app"), ("VALUE", "text"), ("WHY", "why"),
-               ("POLICY SOURCE", "policySource")]
-NAMESPACE_COLUMNS = [("NAMESPACE", "namespace"), ("POLICY", "policy"), ("SOURCE", "policySource")]
+EGRESS_WIDE = [Column("CONTAINER", "container"), Column("APP", "app"), Column("VALUE", "text"),
+               Column("WHY", "why"), Column("POLICY SOURCE", "policySource")]
+NAMESPACE_COLUMNS = [Column("NAMESPACE", "namespace"), Column("POLICY", "policy"),
+                     Column("SOURCE", "policySource", shrink=True)]
 
 
 def _egress_codes(result: RunResult, ref_key: tuple, path: str, host: str) -> list[str]:
@@ -378,12 +414,18 @@ PROPOSALS: dict[Topic, Callable[[RunResult], str]] = {Topic.EGRESS: proposed_doc
 # -- capture ---------------------------------------------------------------------------------------
 
 CAPTURE_COLUMNS = [
-    ("NAMESPACE", "namespace"), ("WORKLOAD", "workload"), ("MESH", "mesh"), ("PROXY IMAGE", "proxyImage"),
-    ("PRIVILEGED", "privileged"), ("PSA", "psa"), ("RECOMMENDED", "recommended"), ("COMMAND", "command"),
-    ("FINDINGS", "findings"),
+    Column("NAMESPACE", "namespace", drop=2), Column("WORKLOAD", "workload"), Column("MESH", "mesh", drop=1),
+    Column("PROXY IMAGE", "proxyImage"), Column("PRIVILEGED", "privileged", short=head), Column("PSA", "psa"),
+    Column("FINDINGS", "findings"),
 ]
-CAPTURE_WIDE = [("EXEC TCPDUMP IN ISTIO-PROXY", "execTcpdump"), ("POD", "pod"), ("PORTS", "ports"),
-                ("IMAGE WHY", "proxyImageSource")]
+CAPTURE_WIDE = [Column("EXEC TCPDUMP IN ISTIO-PROXY", "execTcpdump"), Column("POD", "pod"),
+                Column("PORTS", "ports"), Column("IMAGE WHY", "proxyImageSource")]
+
+
+def capture_detail(row: dict[str, Any]) -> list[str]:
+    """Under each capture row: the recommended way as a comment, then its command exactly as it is run
+    (one line to copy, or a heredoc kept intact), so pasting both into a shell works."""
+    return [f"  # {row['recommended']}", *str(row["command"]).splitlines(), ""]
 
 
 def capture_rows(result: RunResult) -> list[dict[str, Any]]:
@@ -444,3 +486,5 @@ VIEWS: dict[Topic, tuple[Callable[[RunResult], list[dict]], list, list]] = {
     Topic.EGRESS: (egress_rows, EGRESS_COLUMNS, EGRESS_WIDE),
     Topic.CAPTURE: (capture_rows, CAPTURE_COLUMNS, CAPTURE_WIDE),
 }
+#: per topic, lines printed under each row of its table (what is too long for a column)
+DETAILS: dict[Topic, Callable[[dict[str, Any]], list[str]]] = {Topic.CAPTURE: capture_detail}

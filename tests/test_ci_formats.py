@@ -280,10 +280,10 @@ def test_junit_groups_live_findings_by_namespace(tmp_path):
 
 def test_exit_code_does_not_depend_on_the_format(repo):
     codes = {fmt: run("-f", "deploy", "-o", fmt, "--fail-on", "warning", cwd=repo).returncode
-             for fmt in ("table", "json", "sarif", "github", "junit")}
+             for fmt in ("full", "json", "sarif", "github", "junit")}
     assert set(codes.values()) == {1}, codes
     codes = {fmt: run("-f", "deploy/web.yaml", "-o", fmt, "--fail-on", "error", cwd=repo).returncode
-             for fmt in ("table", "sarif", "github", "junit")}
+             for fmt in ("full", "sarif", "github", "junit")}
     assert set(codes.values()) == {0}, codes
 
 

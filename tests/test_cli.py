@@ -73,12 +73,13 @@ def test_ports_view_explains_each_port():
     assert rows[("argocd-server", 443)]["findings"] == ["MC103"]
     assert rows[("cart", 7070)] | {} and rows[("cart", 7070)]["findings"] == []
     assert rows[("cart", 7070)]["why"] == "port name prefix"
-    table = run("ports", "-f", str(EXAMPLES)).stdout
+    table = run("ports", "-f", str(EXAMPLES), "-o", "wide", env={"COLUMNS": "300"}).stdout
     assert "HANDLING" in table.splitlines()[0] and "TLS passthrough" in table
 
 
 def test_output_formats_agree_on_exit_code():
-    rcs = {o: run("-f", str(EXAMPLES), "-o", o).returncode for o in ("table", "wide", "json", "yaml", "patch")}
+    outputs = ("full", "concise", "wide", "json", "yaml", "patch")
+    rcs = {o: run("-f", str(EXAMPLES), "-o", o).returncode for o in outputs}
     assert set(rcs.values()) == {1}, rcs
     assert run("-f", str(EXAMPLES), "--fail-on", "error", "--select", "MC101").returncode == 0
 

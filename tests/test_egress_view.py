@@ -52,8 +52,8 @@ def test_egress_view_explains_each_endpoint_of_the_example(host):
 def test_every_column_is_a_row_key(host):
     result = _example_result(host)
     rows = egress_rows(result)
-    assert rows and all(key in row for row in rows for _, key in EGRESS_COLUMNS + EGRESS_WIDE)
-    assert all(key in row for row in egress_namespace_rows(result) for _, key in NAMESPACE_COLUMNS)
+    assert rows and all(c.key in row for row in rows for c in EGRESS_COLUMNS + EGRESS_WIDE)
+    assert all(c.key in row for row in egress_namespace_rows(result) for c in NAMESPACE_COLUMNS)
 
 
 def test_egress_command_shows_each_namespace_policy_before_the_endpoints():

@@ -159,7 +159,7 @@ def test_probes_view_explains_each_probe():
     assert rows[("Deployment/ledger", "ledger", "livenessProbe")]["findings"] == ["MC408"]
     assert json.dumps(rows[("Deployment/indexer", "indexer", "livenessProbe")]["kubelet"]) == \
         '{"httpGet": {"path": "/app-health/indexer/livez", "port": 15020}}'
-    table = run("probes", "-f", str(EXAMPLES)).stdout
+    table = run("probes", "-f", str(EXAMPLES), "-o", "wide", env={"COLUMNS": "300"}).stdout
     assert "KUBELET CALLS" in table.splitlines()[0] and "httpGet :15020/app-health/api/readyz" in table
 
 
