@@ -68,12 +68,12 @@ class Gap:
     fact: str | None = None
     elsewhere: bool = False
     read_in: tuple[str, ...] = ()
-    single: bool = False  # one named object (an install object, a workload's ConfigMap), not a list
+    name: str = ""  # the object, for a single read (an install object, a workload's ConfigMap)
 
     @property
     def label(self) -> str:
-        """How the summary names it: the object for single reads, else the kind."""
-        return self.what if self.single else self.kind
+        """How the summary names it: the kind, and the object for single reads (the scope says where)."""
+        return f"{self.kind} {self.name}" if self.name else self.kind
 
     @property
     def scope(self) -> str:
@@ -104,21 +104,37 @@ class Gap:
 
 
 def effect(gap: Gap, targeted: Iterable[str], looked_up: Iterable[str]) -> str:
-    """What the gap did to the run, in words, for the summary block."""
+    """What the gap did to the run, in a few words, for the summary block (each finding's assumption
+    has the whole sentence)."""
     parts = []
     if gap.fact:
-        parts.append(f"assumed {FACTS[gap.fact]}")
+        parts.append("mode inferred from pods, else assumed" if gap.fact == "mode" else "defaults assumed")
     else:
         if gap.kind in set(targeted):
-            parts.append("their objects are not judged")
+            parts.append("its objects not judged")
         if gap.kind in set(looked_up):
-            parts.append(f"judged as if {ASSUMED.get(gap.kind, 'none exist')}")
+            parts.append("judged as if none")
     return "; ".join(parts) or "no rule needed it"
 
 
+def short_reason(reason: str) -> str:
+    """``403 serviceentries.networking.istio.io is forbidden: ...`` -> ``403 forbidden``."""
+    code = reason.split(" ", 1)[0]
+    if code.isdigit():
+        word = {"403": "forbidden", "404": "not found", "429": "too many requests"}.get(code, "")
+        return f"{code} {word}".strip() if word or int(code) < 500 else f"{code} server error"
+    return reason if len(reason) <= 40 else reason[:39] + "…"
+
+
+def short_scope(gap: Gap) -> str:
+    if gap.elsewhere:
+        return "other namespaces"
+    return gap.namespace or "cluster-wide"
+
+
 def group(gaps: list[Gap]) -> list[tuple[str, str, str]]:
-    """(kind, scope, reason) rows, one per kind and reason, namespaces joined: the short block."""
+    """(input, scopes, reason) rows, one per input and short reason, scopes joined: the short block."""
     rows: dict[tuple[str, str], list[str]] = {}
     for g in gaps:
-        rows.setdefault((g.label, g.reason), []).append(g.scope)
-    return [(kind, ", ".join(dict.fromkeys(scopes)), reason) for (kind, reason), scopes in rows.items()]
+        rows.setdefault((g.label, short_reason(g.reason)), []).append(short_scope(g))
+    return [(label, ", ".join(dict.fromkeys(scopes)), reason) for (label, reason), scopes in rows.items()]

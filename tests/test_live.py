@@ -429,6 +429,7 @@ def test_configmaps_the_workloads_read_are_fetched_for_the_egress_inventory(tmp_
         degraded = run("egress", "-o", "json", kubeconfig=kc)
         (mc003, *_) = findings(degraded, "MC003")
         assert "ConfigMap fin/" in mc003["message"]  # its endpoints are missed, and the run says which one
-        gaps = [u["label"] for u in js(degraded)["unreadable"] if u["kind"] == "ConfigMap"]
-        assert gaps and all(g.startswith("ConfigMap fin/") and "not inventoried" in g for g in gaps), gaps
+        gaps = [u for u in js(degraded)["unreadable"] if u["kind"] == "ConfigMap"]
+        assert gaps and all(g["what"].startswith("ConfigMap fin/") and "not inventoried" in g["what"]
+                            and g["scope"] == "namespace fin" for g in gaps), gaps
         assert srv.writes == 0

@@ -282,7 +282,7 @@ class Summary:
     with_assumptions: int = 0
 
 
-UNREADABLE_COLUMNS = (Column("INPUT", "input"), Column("SCOPE", "scope", shrink=True),
+UNREADABLE_COLUMNS = (Column("INPUT", "input"), Column("SCOPE", "scope"),
                       Column("REASON", "reason", shrink=True), Column("EFFECT", "effect", shrink=True))
 
 
@@ -406,9 +406,9 @@ def run_notes(index: Any, live: Any) -> list[str]:
 
 def unreadable_rows(result: Any) -> list[dict]:
     """The run's gaps, one row per input and reason, namespaces joined (see ``access.group``)."""
-    from ..access import group
+    from ..access import group, short_reason
 
-    effects = {(u["label"], u["reason"]): u["effect"] for u in result.unreadable}
+    effects = {(u["label"], short_reason(u["reason"])): u["effect"] for u in result.unreadable}
     return [{"input": label, "scope": scope, "reason": reason, "effect": effects.get((label, reason), "")}
             for label, scope, reason in group(result.gaps)]
 

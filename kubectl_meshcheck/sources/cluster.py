@@ -546,4 +546,5 @@ def _fall_back(client: _Client, task: Task, reason: str, settings: ClusterSettin
 
 
 def _gap(task: Task, reason: str) -> Gap:
-    return Gap(task.kind, task.namespace, task.what, reason, task.fact, single=task.single)
+    return Gap(task.kind, task.namespace, task.what, reason, task.fact, name=task.path.rsplit("/", 1)[1]
+               if task.single else "")
