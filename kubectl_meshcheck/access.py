@@ -123,7 +123,8 @@ def short_reason(reason: str) -> str:
     if code.isdigit():
         word = {"403": "forbidden", "404": "not found", "429": "too many requests"}.get(code, "")
         return f"{code} {word}".strip() if word or int(code) < 500 else f"{code} server error"
-    return reason if len(reason) <= 40 else reason[:39] + "…"
+    reason = reason.removeprefix("request failed: ")
+    return reason if len(reason) <= 48 else reason[:47] + "…"
 
 
 def short_scope(gap: Gap) -> str:

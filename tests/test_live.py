@@ -163,7 +163,7 @@ def test_the_install_seen_in_the_cluster_decides_the_injection_prediction(tmp_pa
         kc = write_kubeconfig(str(tmp_path / "config"), srv_nodes.start(), namespace="shop")
         p = run("startup", "-o", "json", kubeconfig=kc)
         (mc003,) = findings(p, "MC003")
-        assert "Node (cluster-wide: 403" in mc003["message"]
+        assert "Node (cluster-wide: 403 forbidden)" in mc003["message"]
         rows = {r["workload"]: r for r in js(p)["rows"]}
         assert rows["Deployment/frontend"]["placement"] == "last"  # classic sidecars assumed, as offline
         # no rule is skipped: the verdicts that depend on native sidecars (Jobs, the hold) say what they assumed
@@ -207,7 +207,7 @@ def test_a_forbidden_namespace_leaves_only_its_objects_unjudged(cluster):
     srv.fault(resource="deployments", namespace="shop", status=403)
     p = run("-n", "shop", "-o", "json", kubeconfig=kc)
     (mc003,) = findings(p, "MC003")
-    assert "Deployment (namespace shop: 403" in mc003["message"]
+    assert "Deployment (shop: 403 forbidden)" in mc003["message"]
     got = findings(p)
     assert not [f for f in got if f["object"]["kind"] == "Deployment"]  # not read, so not judged
     assert {f["code"] for f in full if f["object"]["kind"] not in ("Deployment", "Service")} <= {
