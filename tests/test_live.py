@@ -428,7 +428,7 @@ def test_configmaps_the_workloads_read_are_fetched_for_the_egress_inventory(tmp_
         srv.fault(resource="configmaps", namespace="fin", verb="get", status=403)
         degraded = run("egress", "-o", "json", kubeconfig=kc)
         (mc003, *_) = findings(degraded, "MC003")
-        assert "ConfigMap fin/" in mc003["message"]  # its endpoints are missed, and the run says which one
+        assert "ConfigMap billing-files (fin: 403 forbidden)" in mc003["message"]  # its endpoints are missed: named
         gaps = [u for u in js(degraded)["unreadable"] if u["kind"] == "ConfigMap"]
         assert gaps and all(g["what"].startswith("ConfigMap fin/") and "not inventoried" in g["what"]
                             and g["scope"] == "namespace fin" for g in gaps), gaps
