@@ -259,7 +259,7 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
     from .render import json as rjson
     from .render.patch import render_patches
     from .render.table import findings_table, table, use_colour
-    from .sources.manifests import LoadResult, load_kustomize, load_paths
+    from .sources.manifests import LoadResult, kubeconfig_namespace, load_kustomize, load_paths
     from .views import PREFACES, PROPOSALS, VIEWS
 
     _check_output(opts)
@@ -287,6 +287,8 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
             raise CliError(f"-l/--selector: {e}", EXIT_INPUT) from None
     loaded = LoadResult()
     live = None
+    if opts.filename or opts.kustomize:  # namespace-less objects go where kubectl apply would put them
+        loaded.default_namespace = opts.namespace or kubeconfig_namespace(opts.kubeconfig, opts.context) or "default"
     if opts.filename:
         load_paths(opts.filename, opts.recursive, loaded)
     if opts.kustomize:

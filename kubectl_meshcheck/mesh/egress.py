@@ -266,18 +266,42 @@ class ClusterNames:
 
 
 def cluster_names(services: Iterable[K8sObject], namespaces: Iterable[str] = ()) -> ClusterNames:
-    svcs, ips = set(), set()
+    """The input's Services, cluster IPs and namespaces (named by a Namespace object or holding a Service)."""
+    svcs, ips, spaces = set(), set(), set(namespaces)
     for s in services:
         svcs.add((s.namespace or "", s.name))
+        if s.namespace:
+            spaces.add(s.namespace)
         spec = s.data.get("spec") or {}
         for ip in [spec.get("clusterIP"), *(spec.get("clusterIPs") or [])]:
             if ip and ip != "None":
                 ips.add(str(ip))
-    return ClusterNames(frozenset(svcs), frozenset(ips), frozenset(namespaces))
+    return ClusterNames(frozenset(svcs), frozenset(ips), frozenset(spaces))
+
+
+@functools.lru_cache(maxsize=1)
+def _suffix_list():
+    """The Public Suffix List bundled with ``publicsuffixlist`` (offline; ~50 ms to parse, so only
+    loaded when a dotted name needs it, never for ``--help``)."""
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList()
+
+
+@functools.lru_cache(maxsize=8192)
+def public_suffix(host: str) -> str | None:
+    """The public suffix a host ends in (``com``, ``co.uk``), or None when its last label is none:
+    such a name cannot be resolved on the internet."""
+    return _suffix_list().publicsuffix(host.lower().rstrip("."), accept_unknown=False)
 
 
 def classify(host: str, namespace: str, names: ClusterNames) -> tuple[bool, str]:
-    """(in cluster?, why) for a host a pod in ``namespace`` dials."""
+    """(in cluster?, why) for a host a pod in ``namespace`` dials.
+
+    Pods resolve names through the search list ``<ns>.svc.<domain> svc.<domain> <domain>`` with
+    ``ndots:5`` (Kubernetes DNS for Services and Pods), so ``x.y`` is first tried as Service ``x`` of
+    namespace ``y``. A name whose last label is no public suffix (``db.internal``, ``mysql.vm``)
+    cannot be on the internet: it is in-cluster or a search-domain name, whatever the input holds."""
     h = host.lower().rstrip(".")
     if is_ip(h):
         if h in names.cluster_ips:
@@ -290,8 +314,15 @@ def classify(host: str, namespace: str, names: ClusterNames) -> tuple[bool, str]
         if (namespace, h) in names.services:
             return True, f"Service {namespace}/{h}"
         return True, "a short name, resolved in the pod's namespace (no Service of that name in the input)"
-    if len(labels) == 2 and ((labels[1], labels[0]) in names.services or labels[1] in names.namespaces):
+    if len(labels) == 2 and ((labels[1], labels[0]) in names.services or labels[1] in names.namespaces
+                             or labels[1] == namespace):
         return True, f"<service>.<namespace> name of namespace {labels[1]}"
+    if public_suffix(h) is None:
+        return True, (f"its last label {labels[-1]!r} is no public suffix: not an internet name, so an in-cluster "
+                      "or search-domain name")
+    if len(labels) == 2:
+        return False, (f"an external DNS name (or Service {labels[0]} of a namespace {labels[1]} the input does "
+                       "not show: pods try <service>.<namespace> first)")
     return False, "an external DNS name"
 
 
@@ -994,8 +1025,10 @@ def _egress_of(wl: Workload, ctx: Any) -> WorkloadEgress:
     ns = wl.namespace or "default"
     # looked up once per run, not per workload (10,000 workloads x 10,000 Services otherwise)
     services = ctx.cached(("egress.services",), lambda: ctx.objects("Service"), kinds={"Service"})
-    names = ctx.cached(("egress.names",), lambda: cluster_names(services, [n.name for n in ctx.objects("Namespace")]),
-                       kinds={"Service", "Namespace"})
+    # namespaces the input shows exist: Namespace objects, and those holding Services or workloads
+    names = ctx.cached(("egress.names",), lambda: cluster_names(
+        services, [n.name for n in ctx.objects("Namespace")] + [w.namespace for w in ctx.workloads() if w.namespace]),
+        kinds={"Service", "Namespace"})
     sidecars = ctx.cached(("egress.sidecars",), lambda: ctx.objects("Sidecar"), kinds={"Sidecar"})
     virtual_services = ctx.cached(("egress.vs",), lambda: sorted(ctx.objects("VirtualService"),
                                                                  key=lambda v: (v.namespace or "", v.name)),
