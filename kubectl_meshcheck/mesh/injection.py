@@ -564,7 +564,9 @@ _MIGRATION_IMAGES = ("flyway", "liquibase", "migrate")
 _SKIP_WORDS = frozenset({"exec", "time", "until", "while", "if", "!", "nohup", "env", "sh", "bash", "ash", "dash",
                          "-c", "-ec", "-ce", "-e", "-x", "-xe", "-ex", "-eu", "-euo", "pipefail", "set", "{", "("})
 _SEGMENTS = re.compile(r"[;&|\n()]+|\b(?:then|do|else)\b")
-SIDECAR_WAIT = re.compile(r"(localhost|127\.0\.0\.1):(15020|15021)/(healthz/ready|quitquitquit)?")
+#: a readiness poll of the sidecar: ``localhost:15021/healthz/ready`` (or 15020), or the bare port; a
+#: ``POST .../quitquitquit`` is the opposite (the job is done: stop the proxy), never a wait
+SIDECAR_WAIT = re.compile(r"(localhost|127\.0\.0\.1):(15020|15021)(/healthz/ready|(?![/\w]))")
 QUIT_CALL = re.compile(r"(15020/quitquitquit|15000/quitquitquit|pilot-agent\s+request\s+POST\s+quitquitquit)")
 
 
