@@ -43,6 +43,7 @@ from kubectl_meshcheck import (
     calls_quit,
     escape_pointer,
     forced_mode,
+    gateway_clue,
     hookimpl,
     injection_of,
     injector_webhooks,
@@ -546,7 +547,9 @@ def _uid(sc) -> object:
 def app_runs_as_proxy_uid(wl, ctx):
     """What it checks: ``runAsUser: 1337`` in the pod's ``securityContext`` or in a regular app container's
     (not istio-proxy). Init containers are not checked: 1337 there is a documented workaround
-    (MC206).
+    (MC206). Istio's gateways are skipped: a pod injected with the ``gateway`` template, or whose
+    only container is the proxy (``istio-proxy``, the ``proxyv2`` image), *is* the proxy and runs as
+    1337 by design (istio/gateway chart; istio.io "Installing Gateways").
 
     What Istio does: the proxy runs as UID 1337 and iptables lets traffic from UID 1337 leave
     without redirecting it, so an app running as 1337 bypasses the sidecar: no mTLS, no policy,
@@ -557,8 +560,11 @@ def app_runs_as_proxy_uid(wl, ctx):
     Fixes: run the app as another UID (display-only: the image's file ownership decides which).
 
     References: https://istio.io/latest/docs/reference/config/analysis/ist0144/ ;
-    https://istio.io/latest/docs/ops/deployment/application-requirements/
+    https://istio.io/latest/docs/ops/deployment/application-requirements/ ;
+    https://istio.io/latest/docs/setup/additional-setup/gateway/
     """
+    if gateway_clue(wl.pod_meta, wl.pod_spec):
+        return  # a gateway is the proxy: UID 1337 is its own, by design
     hits = []
     if _uid(wl.pod_spec.get("securityContext")) == 1337:
         hits.append((f"{wl.spec_path}/securityContext/runAsUser", "the pod"))

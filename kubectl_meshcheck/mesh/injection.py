@@ -674,3 +674,28 @@ def auto_image_containers(pod_spec: dict) -> list[int]:
     """Indexes of ``istio-proxy`` containers with ``image: auto`` (left for the injector to fill in)."""
     return [i for i, c in enumerate(pod_spec.get("containers") or [])
             if isinstance(c, dict) and c.get("name") == PROXY_CONTAINER and c.get("image") == AUTO_IMAGE]
+
+
+# -- Istio's own gateways ---------------------------------------------------------------------------
+#
+# A gateway Deployment *is* the proxy: the istio/gateway Helm chart and istio.io's "Installing
+# Gateways" page inject it with the ``gateway`` template (``inject.istio.io/templates: gateway``) into
+# a container named istio-proxy with ``image: auto``, running as UID/GID 1337; older installs run the
+# ``proxyv2`` image directly. Nothing in such a pod is an app behind a sidecar.
+# https://istio.io/latest/docs/setup/additional-setup/gateway/ ; istio/istio manifests/charts/gateway.
+
+TEMPLATES_ANNOTATION = "inject.istio.io/templates"
+PROXY_IMAGES = ("proxyv2",)
+
+
+def gateway_clue(pod_meta: dict, pod_spec: dict) -> str:
+    """Why a pod is one of Istio's gateways ("" when it is not): the ``gateway`` injection template,
+    or regular containers that are all the proxy (istio-proxy, or the proxyv2 image)."""
+    templates = str((pod_meta.get("annotations") or {}).get(TEMPLATES_ANNOTATION) or "")
+    if "gateway" in [t.strip() for t in templates.split(",")]:
+        return f"injection template gateway ({TEMPLATES_ANNOTATION})"
+    containers = [c for c in pod_spec.get("containers") or [] if isinstance(c, dict)]
+    images = [str(c.get("image") or "").split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0] for c in containers]
+    if containers and all(c.get("name") == PROXY_CONTAINER or i in PROXY_IMAGES for c, i in zip(containers, images)):
+        return "its only container is the proxy (istio-proxy / proxyv2)"
+    return ""
