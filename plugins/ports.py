@@ -23,9 +23,11 @@ from kubectl_meshcheck import (
     Reason,
     Severity,
     Topic,
+    Workload,
     app_hints,
     canonical_name,
     effective_target_port,
+    gateway_clue,
     hookimpl,
     image_base,
     resolve_target_port,
@@ -619,32 +621,46 @@ def udp_port_not_proxied(svc, ctx):
             )
 
 
+#: reserved ports nothing outside the pod reaches on the proxy (admin, capture, agent debug, DNS,
+#: iptables probe, HBONE): a Service that targets one can only mean the app listens there
+_POD_INTERNAL = frozenset({15000, 15001, 15002, 15004, 15006, 15008, 15053})
+#: words in a Service port's name that say it reaches the proxy's own status/metrics ports on purpose
+_PROXY_WORDS = ("envoy", "istio", "proxy", "sidecar", "status", "stats", "mesh")
+
+
 @rule(code="MC109", name="istio-reserved-port", topic=Topic.PORTS, severity=Severity.ERROR,
       summary="the app uses a port the sidecar reserves (15000-15090)",
-      targets={"Workload"}, fix=FixAvailability.ALWAYS)
-def istio_reserved_port(wl, ctx):
+      targets={"Workload", "Service"}, reads={"Workload"}, fix=FixAvailability.ALWAYS)
+def istio_reserved_port(subject, ctx):
     """What it checks: an application container (not ``istio-proxy``; native sidecars included) that
     declares a container port Istio's sidecar reserves (15000, 15001, 15002, 15004, 15006, 15008,
-    15020, 15021, 15053, 15090). Istio's own workloads (gateways, istiod, proxies) are skipped.
+    15020, 15021, 15053, 15090); and a Service whose numeric ``targetPort`` is one of them, which
+    says the app listens there even when the pod template is not in the input or declares no
+    ports. On a Service, 15020, 15021 and 15090 (the agent's merged metrics, Envoy's health and
+    stats, which Prometheus reaches from outside the pod) count only when the port's name does not
+    say it is the proxy's (``http-envoy-prom``, ``status-port``). Istio's own workloads and Services
+    (gateways, istiod, proxies) are skipped.
 
     What Istio does: Envoy and pilot-agent listen on these ports inside the pod's network
     namespace. The app cannot bind them, or inbound traffic for them is taken by the proxy (15001
     and 15006 are the capture ports; 15020, 15021 and 15090 are excluded from capture).
 
-    Example: ``containerPort: 15020`` for an app's metrics.
+    Example: ``containerPort: 15020`` for an app's metrics; a Service ``{port: 80, targetPort: 15006}``.
 
     Fixes: move the app to another port (display-only: the app's configuration must change too).
 
-    References: https://istio.io/latest/docs/ops/deployment/application-requirements/#ports-used-by-istio
+    References: https://istio.io/latest/docs/ops/deployment/application-requirements/#ports-used-by-istio ;
+    reference/istio-facts.md §A7 (which ports are pod-internal).
     """
-    labels = wl.pod_labels
-    if "istio" in labels or "gateway.istio.io/managed" in wl.obj.labels or "istio.io/gateway-name" in labels:
+    if not isinstance(subject, Workload):
+        yield from _service_reserved_ports(subject, ctx)
         return
-    native = [(p, c) for p, c in wl.containers(init=True) if c.get("restartPolicy") == "Always"]
-    for path, c in [*wl.containers(), *native]:
-        if c.get("name") == "istio-proxy" or "proxyv2" in image_base(c.get("image")) or \
-                image_base(c.get("image")) in ("pilot", "proxyv2"):
-            continue
+    wl = subject
+    labels = wl.pod_labels
+    if "istio" in labels or "gateway.istio.io/managed" in wl.obj.labels or "istio.io/gateway-name" in labels \
+            or gateway_clue(wl.pod_meta, wl.pod_spec):
+        return
+    for path, c in _reserved_candidates(wl):
         for j, cp in enumerate(c.get("ports") or []):
             n = cp.get("containerPort") if isinstance(cp, dict) else None
             if n in RESERVED_PORTS:
@@ -657,6 +673,41 @@ def istio_reserved_port(wl, ctx):
                                Applicability.DISPLAY_ONLY, wl.ref, (),
                                ("Services whose targetPort is this number must change with it",)),),
                 )
+
+
+def _reserved_candidates(wl):
+    """The containers of a workload that are the app's (regular and native sidecars, not the proxy)."""
+    native = [(p, c) for p, c in wl.containers(init=True) if c.get("restartPolicy") == "Always"]
+    return [(p, c) for p, c in [*wl.containers(), *native]
+            if not (c.get("name") == "istio-proxy" or "proxyv2" in image_base(c.get("image"))
+                    or image_base(c.get("image")) in ("pilot", "proxyv2"))]
+
+
+def _service_reserved_ports(svc, ctx):
+    spec = svc.data.get("spec") or {}
+    if _istio_owned(svc) or spec.get("type") == "ExternalName" or not spec.get("selector"):
+        return
+    backends = ctx.workloads_for(svc)
+    if any(gateway_clue(wl.pod_meta, wl.pod_spec) or "istio" in wl.pod_labels for wl in backends):
+        return
+    declared = {cp.get("containerPort") for wl in backends for _, c in _reserved_candidates(wl)
+                for cp in c.get("ports") or [] if isinstance(cp, dict)}
+    for i, port in _ports(svc):
+        target = effective_target_port(port)
+        if not isinstance(target, int) or target not in RESERVED_PORTS or target in declared:
+            continue  # a container port the workload declares is reported on the workload
+        name = str(port.get("name") or "").lower()
+        if target not in _POD_INTERNAL and any(w in name for w in _PROXY_WORDS):
+            continue
+        yield Diagnostic(
+            path=f"/spec/ports/{i}/targetPort" if "targetPort" in port else f"/spec/ports/{i}/port",
+            message=(f"port {_port_label(port)} sends traffic to port {target} of the pods, which the sidecar "
+                     f"reserves for {RESERVED_PORTS[target]}: the app listening there collides with the proxy"),
+            args={"port": port.get("port"), "targetPort": target, "istioUse": RESERVED_PORTS[target],
+                  "workloads": [wl.ref.display() for wl in backends]},
+            fixes=(Fix(f"Move the app behind {svc.name} off port {target} and point targetPort at the new port",
+                       Applicability.DISPLAY_ONLY, svc.ref, (), ("the app's own listen setting must change too",)),),
+        )
 
 
 RULES = (
