@@ -592,6 +592,59 @@ def grpc_port_declared_http(svc, ctx):
         )
 
 
+def _opaque_app(hints: list[Hint]) -> Hint | None:
+    """The clue that the app speaks a client-first TCP protocol (a database's or a broker's wire
+    protocol: PostgreSQL, Redis, MongoDB, AMQP, Kafka...): its image on that image's own port, or its
+    container port's name. A bare port number, or the image on another port (a database's web UI), is
+    not enough. Server-first apps are MC105's."""
+    return _best([h for h in hints if h.protocol in TCP_FAMILY and not h.server_first and h.strong])
+
+
+@rule(code="MC110", name="http-declared-for-tcp-app", topic=Topic.PORTS, severity=Severity.ERROR,
+      summary="a port declared http/http2/grpc in front of a database or broker that speaks its own protocol",
+      targets={"Service"}, reads={"Workload", "Ingress", "ServiceMonitor"}, fix=FixAvailability.ALWAYS)
+def http_declared_for_tcp_app(svc, ctx):
+    """What it checks: a Service port declared ``http``, ``http2``, ``grpc``, ``grpc-web`` or
+    ``http_proxy`` (by name or appProtocol) in front of an app that speaks a non-HTTP wire protocol:
+    an image of a known database or broker (PostgreSQL, Redis/Valkey, MongoDB, RabbitMQ, Kafka,
+    ZooKeeper, Memcached, Cassandra) on its own port, or a container port named ``tcp``/``mongo``/``redis``.
+    Server-first ones (MySQL, SMTP, NATS...) are MC105's; TLS ones MC104's.
+
+    What Istio does: an HTTP-declared port goes through Envoy's HTTP connection manager on both
+    sidecars; the client's first bytes (a PostgreSQL startup message, a RESP command) are no HTTP,
+    so the connection is closed with a protocol error. Explicit HTTP ports also make every sidecar
+    listen on ``0.0.0.0:<port>`` routed by Host, so other meshed pods' traffic on that port to any
+    host (an external Redis on 6379) meets the same HTTP parser.
+
+    Example: ``{name: http-redis, port: 6379}`` in front of ``image: redis:7``; ``{name: grpc, port:
+    5432}`` in front of ``postgres:16``.
+
+    Fixes: ``appProtocol: tcp`` (safe: the image and its default port agree, or the container port's
+    name says it); or rename the port ``tcp-<name>``.
+
+    References: https://istio.io/latest/docs/ops/configuration/traffic-management/protocol-selection/ ;
+    https://istio.io/latest/docs/ops/configuration/traffic-management/traffic-routing/ ;
+    reference/istio-facts.md §A1, §A6.
+    """
+    if _istio_owned(svc):
+        return
+    for i, port in _ports(svc):
+        verdict = service_port_protocol(port)
+        if verdict.protocol not in HTTP_FAMILY:
+            continue
+        hint = _opaque_app(_hints(svc, port, ctx))
+        if hint is None:
+            continue
+        yield Diagnostic(
+            path=f"/spec/ports/{i}",
+            message=(f"port {_port_label(port)} is declared {verdict.protocol.value} ({verdict.reason.value} "
+                     f"{verdict.source!r}), but the app speaks {hint.app} ({hint.evidence}): the sidecars parse its "
+                     "bytes as HTTP and close the connections"),
+            args={**_port_args(port, verdict), "app": hint.app, "evidence": hint.evidence},
+            fixes=_protocol_fixes(svc, i, port, hint, ctx, hint.app),
+        )
+
+
 @rule(code="MC108", name="udp-port-not-proxied", topic=Topic.PORTS, severity=Severity.INFO,
       summary="UDP ports are not proxied: no mTLS, policy or telemetry",
       targets={"Service"}, fix=FixAvailability.NEVER)
@@ -718,6 +771,7 @@ RULES = (
     server_first_protocol_sniffed,
     externalname_port_captures_all,
     grpc_port_declared_http,
+    http_declared_for_tcp_app,
     udp_port_not_proxied,
     istio_reserved_port,
 )
