@@ -45,6 +45,7 @@ from kubectl_meshcheck import (
     forced_mode,
     gateway_clue,
     hookimpl,
+    init_endpoints,
     injection_of,
     injector_webhooks,
     is_injected,
@@ -475,11 +476,15 @@ def hold_ignored_with_native_sidecar(wl, ctx):
 
 @rule(code="MC206", name="init-container-network-outside-mesh", topic=Topic.STARTUP, severity=Severity.WARNING,
       summary="an init container uses the network in an injected pod: it bypasses the mesh or fails",
-      targets={"Workload"}, fix=FixAvailability.ALWAYS)
+      targets={"Workload"}, reads={"Service"}, fix=FixAvailability.ALWAYS)
 def init_container_network_outside_mesh(wl, ctx):
     """What it checks: a user init container in an injected pod with a classic sidecar that uses the
-    network (migrations, curl/wget, database clients, config fetches). Init containers running as UID
-    1337 on purpose are not flagged; nor are pods with ``interceptionMode: NONE``.
+    network: its command runs a network client or a migration tool (curl, wget, nc, psql, flyway,
+    vault, kubectl...), its image is one that dials out by itself (Vault agent, git-sync, the Cloud SQL
+    proxy...), or its env, args or mounted ConfigMap files name an endpoint (``PGHOST``, a DSN, a JDBC
+    URL, ``host:port``), in-cluster ones included: the same endpoint inventory the egress topic builds.
+    Init containers running as UID 1337 on purpose are not flagged; nor are pods with
+    ``interceptionMode: NONE``.
 
     What Istio does: init containers run before any regular container, so before a classic
     istio-proxy (hold does not help them). With ``istio-init`` the injector puts iptables setup
@@ -509,7 +514,9 @@ def init_container_network_outside_mesh(wl, ctx):
             continue
         if (c.get("securityContext") or {}).get("runAsUser") == 1337:
             continue
-        evidence = network_at_start(c)
+        named = [ep for ep in init_endpoints(wl, ctx) if ep.container == c.get("name")]
+        evidence = network_at_start(c) or (
+            f"names {named[0].display()} ({named[0].app}, {named[0].found_in})" if named else "")
         if not evidence:
             continue
         fixes = [f for f in (_native_fix(wl, ctx, "the proxy starts before the remaining init containers"),) if f]
@@ -532,7 +539,8 @@ def init_container_network_outside_mesh(wl, ctx):
         yield Diagnostic(
             path=path,
             message=f"init container {c.get('name')!r} {evidence}; {what}",
-            args={"container": c.get("name"), "evidence": evidence, "iptables": inj.iptables},
+            args={"container": c.get("name"), "evidence": evidence, "iptables": inj.iptables,
+                  "endpoints": [ep.display() for ep in named]},
             fixes=tuple(fixes),
         )
 

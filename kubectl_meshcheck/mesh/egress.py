@@ -79,7 +79,10 @@ SERVER_FIRST_APPS = frozenset({"MySQL", "SMTP", "NATS", "FTP"})
 #: databases and brokers that keep connections open for a long time (pools)
 LONG_LIVED_APPS = frozenset({"PostgreSQL", "MySQL", "MongoDB", "Redis", "AMQP", "Kafka", "SQL Server", "Oracle",
                              "Cassandra", "NATS"})
-_HOST_KEY = re.compile(r"(^|_)(HOST|HOSTNAME|ADDR|ADDRESS|SERVER|SERVERS|ENDPOINT|BROKERS?|URL|URI|DSN|IP)$", re.I)
+_HOST_KEY = re.compile(
+    r"(^|_|^PG)(HOST|HOSTNAME|HOSTADDR|ADDR|ADDRESS|SERVER|SERVERS|ENDPOINT|BROKERS?|URL|URI|DSN|IP)$", re.I)
+#: libpq-style keyword DSNs: ``host=db.shop port=5432 dbname=orders``
+_KEYWORD_DSN = re.compile(r"(?:^|\s)host=(?P<host>[A-Za-z0-9.\-]+)(?=\s|$)(?:.*?\sport=(?P<port>\d{2,5}))?", re.I)
 _URL = re.compile(r"(?P<jdbc>jdbc:)?(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?P<rest>[^\s'\"<>`]+)")
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
 _HOSTNAME = rf"{_LABEL}(?:\.{_LABEL})*"
@@ -227,6 +230,9 @@ def scan_text(text: str, key: str | None = None, siblings: dict[str, str] | None
     for m in _ORACLE.finditer(rest):
         out.append(_Raw(m.group("host").lower(), _port(m.group("port")), "Oracle", False, False, "oracle"))
         rest = rest.replace(m.group(0), " ")
+    for m in _KEYWORD_DSN.finditer(rest):
+        out.append(_from_port(m.group("host").lower(), _port(m.group("port")), hint or "PostgreSQL"))
+        rest = rest.replace(m.group(0), " ")
     for m in _CLOUDSQL.finditer(rest):
         out.append(_Raw("sqladmin.googleapis.com", 443, "HTTPS", True, False, "cloudsql"))
         rest = rest.replace(m.group(0), " ")
@@ -240,7 +246,7 @@ def scan_text(text: str, key: str | None = None, siblings: dict[str, str] | None
         value = text.strip()
         sibling_port = None
         if siblings is not None:
-            prefix = re.sub(r"(HOST|HOSTNAME|ADDR|ADDRESS|SERVER|IP)$", "", key, flags=re.I)
+            prefix = re.sub(r"(HOST|HOSTNAME|HOSTADDR|ADDR|ADDRESS|SERVER|IP)$", "", key, flags=re.I)
             sibling_port = _port((siblings.get(prefix + "PORT") or "").strip())
         if is_ip(value) or (re.fullmatch(_HOSTNAME, value) and re.search(r"[a-z]", value.lower())):
             out.append(_from_port(value.lower(), sibling_port, hint))
@@ -431,14 +437,27 @@ def _mounted_files(c: dict, path: str, volumes: dict[str, list[tuple[str, dict]]
     return out
 
 
-def inventory(wl: Workload, names: ClusterNames, lookup: ConfigMapLookup | None = None) -> list[Endpoint]:
-    """Every endpoint the workload's containers mention, classified, deduplicated by (container, host, port)."""
+#: Istio's own init containers: never part of the app's inventory
+_ISTIO_INIT = frozenset({"istio-init", "istio-validation", "enable-core-dump", "istio-proxy"})
+
+
+def inventory(wl: Workload, names: ClusterNames, lookup: ConfigMapLookup | None = None,
+              init: bool = False) -> list[Endpoint]:
+    """Every endpoint the workload's containers mention, classified, deduplicated by (container, host, port).
+
+    The app's containers (regular ones and native sidecars), or with ``init=True`` its run-once init
+    containers (Istio's own left out): what they dial before any classic sidecar is up."""
     ns = wl.namespace or "default"
     out: list[Endpoint] = []
     seen: set[tuple] = set()
-    native = [(p, c) for p, c in wl.containers(init=True) if c.get("restartPolicy") == "Always"]
+    if init:
+        chosen = [(p, c) for p, c in wl.containers(init=True)
+                  if c.get("restartPolicy") != "Always" and c.get("name") not in _ISTIO_INIT]
+    else:
+        chosen = [*wl.containers(),
+                  *((p, c) for p, c in wl.containers(init=True) if c.get("restartPolicy") == "Always")]
     volumes = _configmap_volumes(wl.pod_spec)
-    for path, c in [*wl.containers(), *native]:
+    for path, c in chosen:
         cname = str(c.get("name") or "")
         if cname == "istio-proxy":
             continue
@@ -1021,14 +1040,32 @@ def _patched(visible: list[K8sObject], delta, ns: str, mesh: MeshConfig) -> list
     return sorted(kept + [se for se in changed if visible_to(se, ns, mesh)], key=lambda s: (s.namespace or "", s.name))
 
 
+def _services(ctx: Any) -> list[K8sObject]:
+    # looked up once per run, not per workload (10,000 workloads x 10,000 Services otherwise)
+    return ctx.cached(("egress.services",), lambda: ctx.objects("Service"), kinds={"Service"})
+
+
+def _names(ctx: Any) -> ClusterNames:
+    """What the input knows of in-cluster names; namespaces from Namespace objects, and from those
+    holding Services or workloads (they exist)."""
+    return ctx.cached(("egress.names",), lambda: cluster_names(
+        _services(ctx), [n.name for n in ctx.objects("Namespace")] + [w.namespace for w in ctx.workloads()
+                                                                     if w.namespace]),
+        kinds={"Service", "Namespace"})
+
+
+def init_endpoints(wl: Workload, ctx: Any) -> list[Endpoint]:
+    """The endpoints a workload's run-once init containers name (env, args, mounted config), classified
+    as the app's are: the same inventory, so startup and egress never disagree on what a pod dials."""
+    return ctx.cached(("egress.inventory.init", wl.ref, wl.template_path),
+                      lambda: inventory(wl, _names(ctx), lambda n, name: ctx.get("ConfigMap", n, name), init=True),
+                      kinds={wl.obj.kind, "Service", "Namespace", "ConfigMap"})
+
+
 def _egress_of(wl: Workload, ctx: Any) -> WorkloadEgress:
     ns = wl.namespace or "default"
-    # looked up once per run, not per workload (10,000 workloads x 10,000 Services otherwise)
-    services = ctx.cached(("egress.services",), lambda: ctx.objects("Service"), kinds={"Service"})
-    # namespaces the input shows exist: Namespace objects, and those holding Services or workloads
-    names = ctx.cached(("egress.names",), lambda: cluster_names(
-        services, [n.name for n in ctx.objects("Namespace")] + [w.namespace for w in ctx.workloads() if w.namespace]),
-        kinds={"Service", "Namespace"})
+    services = _services(ctx)
+    names = _names(ctx)
     sidecars = ctx.cached(("egress.sidecars",), lambda: ctx.objects("Sidecar"), kinds={"Sidecar"})
     virtual_services = ctx.cached(("egress.vs",), lambda: sorted(ctx.objects("VirtualService"),
                                                                  key=lambda v: (v.namespace or "", v.name)),

@@ -555,8 +555,17 @@ def _injection_of(wl: Any, ctx: Any) -> InjectedPod:
 # localhost, facts sheet §B5) are told apart: they are a mitigation, judged by their own rule.
 
 NETWORK_TOOLS = frozenset({"curl", "wget", "nc", "ncat", "nslookup", "dig", "pg_isready", "psql", "mysqladmin",
-                           "mysql", "redis-cli", "mongosh", "grpcurl", "wait-for-it", "wait-for-it.sh",
-                           "dockerize", "gsutil"})
+                           "mysql", "redis-cli", "mongosh", "mongo", "grpcurl", "wait-for-it", "wait-for-it.sh",
+                           "dockerize", "gsutil", "gcloud", "aws", "az", "kubectl", "helm", "vault",
+                           "consul-template", "envconsul", "pg_dump", "pg_restore", "mysqldump", "mongodump",
+                           "mongorestore", "rclone", "s3cmd", "mc", "kafka-topics", "kafka-topics.sh"})
+#: images that talk to the network when run with no command of their own (their entrypoint does), by
+#: image name (``image_base``): what they reach
+NETWORK_IMAGES = {"curl": "curl", "git-sync": "git-sync (clones a repository)",
+                  "kubectl": "kubectl (the Kubernetes API)",
+                  "vault": "Vault agent (Vault's API)", "consul-template": "consul-template (Consul's API)",
+                  "cloud-sql-proxy": "the Cloud SQL Auth Proxy", "gce-proxy": "the Cloud SQL Auth Proxy",
+                  "cloud-sdk": "gcloud", "aws-cli": "the AWS CLI", "wait-for": "a wait-for (a dependency's port)"}
 MIGRATION_TOOLS = frozenset({"flyway", "liquibase", "migrate", "goose", "dbmate", "sqitch"})
 _MIGRATION_PHRASES = re.compile(r"(manage\.py\s+migrate|db:migrate|alembic\s+upgrade|prisma\s+migrate|"
                                 r"knex\s+migrate|sequelize(?:-cli)?\s+db:migrate|git\s+clone|aws\s+s3\s+(?:cp|sync))")
@@ -589,7 +598,9 @@ def run_words(text: str) -> list[str]:
 
 
 def network_at_start(container: dict) -> str:
-    """Evidence that a container talks to the network as it starts ("" when none is seen)."""
+    """Evidence from its command and image that a container talks to the network as it starts ("" when
+    none is seen). The endpoints its env, args and mounted config name are the egress inventory's
+    (``mesh.egress.init_endpoints``)."""
     text = command_text(container)
     if SIDECAR_WAIT.search(text):
         return ""  # it waits for the sidecar first: a mitigation, not a race
@@ -607,6 +618,8 @@ def network_at_start(container: dict) -> str:
     image = str(container.get("image") or "").split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0].lower()
     if image in _MIGRATION_IMAGES:
         return f"image {image} runs a schema migration"
+    if image in NETWORK_IMAGES and not container.get("command"):
+        return f"runs image {image}: {NETWORK_IMAGES[image]}"
     return ""
 
 
