@@ -23,6 +23,7 @@ from kubectl_meshcheck import (
     Protocol,
     Severity,
     Topic,
+    auto_allocated,
     cidr_list_problem,
     egress_of,
     escape_pointer,
@@ -65,7 +66,7 @@ def _se_fix(wl, judged, eg, ctx) -> Fix:
     caveats = []
     applicability = Applicability.SAFE
     if (se["spec"].get("resolution") == "DNS" and any(p["protocol"] == "TCP" for p in se["spec"]["ports"])
-            and not _dns_auto_allocated(ctx)):
+            and not _vip(K8sObject(se, ref), ctx)):
         applicability = Applicability.UNSAFE
         caveats.append("TCP by DNS name without addresses: sidecars in the namespace match it by port only "
                        "(0.0.0.0:<port>), so connections to any other host on that port reach this one; add "
@@ -339,9 +340,9 @@ def serviceentry_wildcard_dns(se, ctx):
         )
 
 
-def _dns_auto_allocated(ctx) -> bool:
-    meta = ctx.mesh_config.get("defaultConfig.proxyMetadata") or {}
-    return str(meta.get("ISTIO_META_DNS_CAPTURE")) == "true" and str(meta.get("ISTIO_META_DNS_AUTO_ALLOCATE")) == "true"
+def _vip(se, ctx) -> bool:
+    """Do sidecars reach this address-less entry through an auto-allocated VIP (DNS capture on, v1 or v2)?"""
+    return auto_allocated(se, ctx.mesh_config, ctx.injector_settings.at_least)
 
 
 @rule(code="MC306", name="serviceentry-addresses-required", topic=Topic.EGRESS, severity=Severity.WARNING,
@@ -349,9 +350,11 @@ def _dns_auto_allocated(ctx) -> bool:
       targets={"ServiceEntry"}, fix=FixAvailability.ALWAYS, ist_codes=("IST0134",), sidecar_only=False)
 def serviceentry_addresses_required(se, ctx):
     """What it checks: a ServiceEntry without ``addresses`` (and none allocated in its status) whose
-    port has no protocol or ``TCP`` (any case), unless the mesh config turns on DNS capture with DNS
-    auto-allocation (``ISTIO_META_DNS_CAPTURE`` and ``ISTIO_META_DNS_AUTO_ALLOCATE``). Same logic as
-    istioctl's IST0134.
+    port has no protocol or ``TCP`` (any case), unless sidecars reach it through an auto-allocated VIP:
+    DNS capture on (``ISTIO_META_DNS_CAPTURE``) with the agent's allocation
+    (``ISTIO_META_DNS_AUTO_ALLOCATE``, istioctl's IST0134 logic) or istiod's own (on by default since
+    1.25; not for ``resolution: NONE``, wildcard hosts or entries that opt out with
+    ``networking.istio.io/enable-autoallocate-ip: "false"``; reference/istio-facts.md §C7).
 
     What Istio does: with no VIP, sidecars build a ``0.0.0.0:<port>`` TCP listener for the entry, so
     every connection from the pod on that port, to any host, goes to it; two such entries on one port
@@ -370,7 +373,7 @@ def serviceentry_addresses_required(se, ctx):
     """
     spec = _spec(se)
     status = se.data.get("status") if isinstance(se.data.get("status"), dict) else {}
-    if spec.get("addresses") or status.get("addresses") or _dns_auto_allocated(ctx):
+    if spec.get("addresses") or status.get("addresses") or _vip(se, ctx):
         return
     for i, port in _ports(se):
         proto = str(port.get("protocol") or "")

@@ -732,6 +732,38 @@ def covering(index: EntryIndex, ep: Endpoint) -> Coverage:
     return Coverage(partial, "host", True) if partial is not None else Coverage(None)
 
 
+# -- DNS capture and address auto-allocation (§C7) ----------------------------------------------------
+
+#: istiod's own allocator (``PILOT_ENABLE_IP_AUTOALLOCATE``, writes ``status.addresses``): on by default since
+AUTOALLOCATE_V2_SINCE = (1, 25)
+AUTOALLOCATE_OPT_OUT = "networking.istio.io/enable-autoallocate-ip"
+
+
+def auto_allocated(se: K8sObject, mesh: MeshConfig, at_least: Callable[[tuple[int, int]], bool]) -> bool:
+    """Do sidecars reach this address-less ServiceEntry through an auto-allocated VIP, so its TCP ports
+    are no ``0.0.0.0:<port>`` listener taking every connection on the port?
+
+    Sidecars use auto-allocated IPs only with DNS capture on (``ISTIO_META_DNS_CAPTURE``;
+    ``nodeUsesAutoallocatedIPs``). Then the agent's v1 allocation (``ISTIO_META_DNS_AUTO_ALLOCATE``)
+    gives every such entry one, as istioctl's IST0134 reads it; istiod's v2 allocator (default on since
+    1.25) does too, except for ``resolution: NONE``, wildcard hosts and entries labelled
+    ``networking.istio.io/enable-autoallocate-ip: "false"`` (reference/istio-facts.md §C7). Whether the
+    agent's v1 allocation also skips NONE/wildcards is UNCONFIRMED (taken as IST0134 does: it does not)."""
+    spec = se_spec(se)
+    if spec.get("addresses"):
+        return False
+    meta = mesh.get("defaultConfig.proxyMetadata") or {}
+    if str(meta.get("ISTIO_META_DNS_CAPTURE")).lower() != "true":
+        return False
+    if str(meta.get("ISTIO_META_DNS_AUTO_ALLOCATE")).lower() == "true":
+        return True
+    hosts = [h for h in spec.get("hosts") or [] if isinstance(h, str)]
+    if str(spec.get("resolution") or "NONE").upper() == "NONE" or any("*" in h for h in hosts) \
+            or str(se.labels.get(AUTOALLOCATE_OPT_OUT)).lower() == "false":
+        return False
+    return at_least(AUTOALLOCATE_V2_SINCE)
+
+
 # -- what else listens on the port ------------------------------------------------------------------
 
 
@@ -747,10 +779,12 @@ class Capture:
         return {"object": self.ref.display(), "port": self.port, "listener": self.how}
 
 
-def wildcard_listeners(services: Iterable[K8sObject], entries: Iterable[K8sObject]) -> dict[int, list[Capture]]:
+def wildcard_listeners(services: Iterable[K8sObject], entries: Iterable[K8sObject],
+                       has_vip: Callable[[K8sObject], bool] | None = None) -> dict[int, list[Capture]]:
     """port -> the Services / ServiceEntries that make sidecars listen on ``0.0.0.0:<port>`` (A6):
     explicit HTTP ports of any Service; TCP/sniffed ports without a VIP (headless, ExternalName,
-    ServiceEntries without ``addresses``). UDP ports are not proxied."""
+    ServiceEntries without ``addresses`` unless ``has_vip`` says sidecars use an auto-allocated one).
+    UDP ports are not proxied."""
     out: dict[int, list[Capture]] = {}
     for svc in services:
         spec = svc.data.get("spec") or {}
@@ -771,7 +805,8 @@ def wildcard_listeners(services: Iterable[K8sObject], entries: Iterable[K8sObjec
             proto = se_port_protocol(p)
             if proto in HTTP_FAMILY:
                 out.setdefault(p["number"], []).append(Capture(se.ref, p["number"], "HTTP"))
-            elif not spec.get("addresses") and proto not in (Protocol.UDP, Protocol.HTTPS, Protocol.TLS):
+            elif not spec.get("addresses") and proto not in (Protocol.UDP, Protocol.HTTPS, Protocol.TLS) \
+                    and not (has_vip is not None and has_vip(se)):
                 out.setdefault(p["number"], []).append(Capture(se.ref, p["number"], "TCP"))
     return out
 
@@ -978,11 +1013,12 @@ def _of_entry(memo: dict, key: tuple, se: K8sObject, compute: Callable[[], Any])
     return hit[1]
 
 
-def _entry_listeners(entries: list[K8sObject], memo: dict) -> dict[int, list[Capture]]:
+def _entry_listeners(entries: list[K8sObject], memo: dict,
+                     has_vip: Callable[[K8sObject], bool] | None = None) -> dict[int, list[Capture]]:
     """wildcard_listeners of the entries, each entry's part memoised (:func:`_of_entry`)."""
     out: dict[int, list[Capture]] = {}
     for se in entries:
-        part = _of_entry(memo, ("listeners", se.ref), se, lambda se=se: wildcard_listeners([], [se]))
+        part = _of_entry(memo, ("listeners", se.ref), se, lambda se=se: wildcard_listeners([], [se], has_vip))
         for port, caps in part.items():
             out.setdefault(port, []).extend(caps)
     return out
@@ -1021,13 +1057,15 @@ def _entry_facts(ctx: Any, ns: str, services: list[K8sObject], sidecar: K8sObjec
         seen = EntryIndex([se for se in _patched(visible, delta, ns, mesh) if imported(se, ns, imports)])
     by_services = ctx.cached(("egress.listeners.services",), lambda: wildcard_listeners(services, []),
                              kinds={"Service"})
+    settings = ctx.injector_settings
+    has_vip = functools.partial(auto_allocated, mesh=mesh, at_least=settings.at_least)
     if delta is None and "Service" not in ctx.changed_kinds():
         listeners = base.cached(("egress.listeners", ns), lambda: _merged(
-            by_services, _entry_listeners(visible, per_entry)))
+            by_services, _entry_listeners(visible, per_entry, has_vip)))
     else:
         of_entries = {port: [c for c in caps if c.ref.key not in removed]
-                      for port, caps in _entry_listeners(visible, per_entry).items()}
-        listeners = _merged(by_services, _merged(of_entries, wildcard_listeners([], added)))
+                      for port, caps in _entry_listeners(visible, per_entry, has_vip).items()}
+        listeners = _merged(by_services, _merged(of_entries, wildcard_listeners([], added, has_vip)))
     return vindex, seen, listeners
 
 
