@@ -431,7 +431,11 @@ def serviceentry_protocol_conflict(se, ctx):
     ignoring case). Same logic as istioctl's IST0177 (Istio 1.31 pre-release).
 
     What Istio does: one outbound listener per port serves both; only one protocol can win, so one
-    of the entries is handled with the other's protocol (HTTP parsed as TLS or the reverse).
+    of the entries is handled with the other's protocol (HTTP parsed as TLS or the reverse). Entries
+    for one host in one namespace do not merge: istiod keeps the oldest and ignores the rest
+    (``initServiceRegistry`` in istio/istio pilot/pkg/model/push_context.go). DNS auto-allocation does
+    not change this: it gives a host one address, and the clash is within one host; so the rule also
+    fires with ``ISTIO_META_DNS_AUTO_ALLOCATE`` on, as IST0177 does (it reads no mesh config).
 
     Example: ``se-https`` with ``example.com`` port 13835 HTTPS and ``se-http`` with the same host and
     port HTTP.
@@ -461,11 +465,15 @@ def serviceentry_protocol_conflict(se, ctx):
         i = next(i for i, p in _ports(se) if p.get("number") == number)
         names = sorted({f"{o.namespace}/{o.name}" for o in others[(host, number)]} | {f"{se.namespace}/{se.name}"})
         all_protos = sorted(protos | {ports[number]})
+        same_ns = all(o.namespace == se.namespace for o in others[(host, number)])
+        outcome = (f"istiod keeps only the oldest entry for {host!r} in namespace {se.namespace} and ignores the "
+                   "others, so one protocol wins" if same_ns else "one protocol wins for both")
         yield Diagnostic(
             path=f"/spec/ports/{i}",
             message=(f"ServiceEntries {', '.join(names)} define host {host!r} port {number} with conflicting protocols "
-                     f"({', '.join(p or '(none)' for p in all_protos)}): one protocol wins for both"),
-            args={"host": host, "port": number, "protocols": all_protos, "serviceEntries": names, "ist": "IST0177"},
+                     f"({', '.join(p or '(none)' for p in all_protos)}): {outcome}"),
+            args={"host": host, "port": number, "protocols": all_protos, "serviceEntries": names, "ist": "IST0177",
+                  "sameNamespace": same_ns},
             related=tuple(o.ref for o in others[(host, number)]),
             fixes=(Fix(f"Use one protocol for {host}:{number} in every ServiceEntry", Applicability.DISPLAY_ONLY,
                        se.ref, (), ("which protocol the service speaks must come from you",)),),
