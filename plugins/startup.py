@@ -42,6 +42,7 @@ from kubectl_meshcheck import (
     auto_image_containers,
     calls_quit,
     escape_pointer,
+    executed_files,
     forced_mode,
     gateway_clue,
     hookimpl,
@@ -50,6 +51,8 @@ from kubectl_meshcheck import (
     injector_webhooks,
     is_injected,
     network_at_start,
+    network_in_script,
+    only_moves_files,
     parse_proxy_config,
     parse_version,
     rule,
@@ -514,9 +517,7 @@ def init_container_network_outside_mesh(wl, ctx):
             continue
         if (c.get("securityContext") or {}).get("runAsUser") == 1337:
             continue
-        named = [ep for ep in init_endpoints(wl, ctx) if ep.container == c.get("name")]
-        evidence = network_at_start(c) or (
-            f"names {named[0].display()} ({named[0].app}, {named[0].found_in})" if named else "")
+        evidence, named = _init_network(wl, c, ctx)
         if not evidence:
             continue
         fixes = [f for f in (_native_fix(wl, ctx, "the proxy starts before the remaining init containers"),) if f]
@@ -543,6 +544,20 @@ def init_container_network_outside_mesh(wl, ctx):
                   "endpoints": [ep.display() for ep in named]},
             fixes=tuple(fixes),
         )
+
+
+def _init_network(wl, c, ctx) -> tuple[str, list]:
+    """(evidence, endpoints) that an init container uses the network: its command or image; the scripts
+    it runs from mounted files; the endpoints its env and args name, and those of its mounted config
+    unless it runs a script (which says what it does) or only moves files (a config copier)."""
+    scripts = executed_files(wl, c, ctx)
+    evidence = network_at_start(c) or next((f"runs {where}, which {found}" for where, text in scripts
+                                            if (found := network_in_script(text))), "")
+    named = [ep for ep in init_endpoints(wl, ctx) if ep.container == c.get("name")
+             and not (ep.found_in.startswith("file ") and (scripts or only_moves_files(c)))]
+    if not evidence and named:
+        evidence = f"names {named[0].display()} ({named[0].app}, {named[0].found_in})"
+    return evidence, named
 
 
 def _uid(sc) -> object:

@@ -405,11 +405,11 @@ def referenced_configmaps(spec: dict) -> set[str]:
     return names
 
 
-def _mounted_files(c: dict, path: str, volumes: dict[str, list[tuple[str, dict]]], namespace: str,
-                   lookup: ConfigMapLookup | None) -> list[tuple[str | None, str, str, str, str]]:
-    """(setting key, value, found_in, path, shown) per line of the ConfigMap files the container mounts:
-    ``spring.datasource.url=jdbc:...`` in ``/etc/app/application.properties`` line 12."""
-    out: list[tuple[str | None, str, str, str, str]] = []
+def _mounted_texts(c: dict, volumes: dict[str, list[tuple[str, dict]]], namespace: str,
+                   lookup: ConfigMapLookup | None) -> list[tuple[str, str, int, str]]:
+    """(file path in the container, ConfigMap name, volumeMount index, content) of the ConfigMap files
+    the container mounts (``items`` and ``subPath`` honoured; files over MAX_FILE_BYTES left out)."""
+    out: list[tuple[str, str, int, str]] = []
     if lookup is None:
         return out
     for i, m in enumerate(c.get("volumeMounts") or []):
@@ -424,17 +424,38 @@ def _mounted_files(c: dict, path: str, volumes: dict[str, list[tuple[str, dict]]
                 if (items and key not in items) or (sub and file != sub) or not isinstance(content, str) \
                         or len(content) > MAX_FILE_BYTES:
                     continue
-                where = base if sub else f"{base}/{file}"
-                for n, line in enumerate(content.splitlines(), 1):
-                    if ("." not in line and ":" not in line) or line.lstrip().startswith(("#", ";", "//")):
-                        continue  # comments, and lines that cannot name a host (no dot, no colon)
-                    line = re.sub(r"^(\s*)- ", r"\1", line)  # a YAML list item: "- endpoint: http://..."
-                    kv = _SETTING.match(line)
-                    setting = re.sub(r"[.\-]", "_", kv.group("key")).upper() if kv else None
-                    value = kv.group("value").strip("\"'") if kv else line
-                    out.append((setting, value, f"file {where}:{n} (ConfigMap {namespace}/{cm_name})",
-                                f"{path}/volumeMounts/{i}", redact_env(setting, value)))
+                out.append((base if sub else f"{base}/{file}", cm_name, i, content))
     return out
+
+
+def _mounted_files(c: dict, path: str, volumes: dict[str, list[tuple[str, dict]]], namespace: str,
+                   lookup: ConfigMapLookup | None) -> list[tuple[str | None, str, str, str, str]]:
+    """(setting key, value, found_in, path, shown) per line of the ConfigMap files the container mounts:
+    ``spring.datasource.url=jdbc:...`` in ``/etc/app/application.properties`` line 12."""
+    out: list[tuple[str | None, str, str, str, str]] = []
+    for where, cm_name, i, content in _mounted_texts(c, volumes, namespace, lookup):
+        for n, line in enumerate(content.splitlines(), 1):
+            if ("." not in line and ":" not in line) or line.lstrip().startswith(("#", ";", "//")):
+                continue  # comments, and lines that cannot name a host (no dot, no colon)
+            line = re.sub(r"^(\s*)- ", r"\1", line)  # a YAML list item: "- endpoint: http://..."
+            kv = _SETTING.match(line)
+            setting = re.sub(r"[.\-]", "_", kv.group("key")).upper() if kv else None
+            value = kv.group("value").strip("\"'") if kv else line
+            out.append((setting, value, f"file {where}:{n} (ConfigMap {namespace}/{cm_name})",
+                        f"{path}/volumeMounts/{i}", redact_env(setting, value)))
+    return out
+
+
+def executed_files(wl: Workload, container: dict, ctx: Any) -> list[tuple[str, str]]:
+    """(path, content) of the mounted ConfigMap files a container's command or args run
+    (``sh /readonly-config/init.sh``): what the container really does at start is in them."""
+    text = " ".join(str(a) for a in [*(container.get("command") or []), *(container.get("args") or [])])
+    if not text:
+        return []
+    files = _mounted_texts(container, _configmap_volumes(wl.pod_spec), wl.namespace or "default",
+                           lambda n, name: ctx.get("ConfigMap", n, name))
+    return [(where, content) for where, _, _, content in files
+            if re.search(rf"(?<![\w/.-]){re.escape(where)}(?![\w/.-])", text)]
 
 
 #: Istio's own init containers: never part of the app's inventory

@@ -597,24 +597,44 @@ def run_words(text: str) -> list[str]:
     return out
 
 
-def network_at_start(container: dict) -> str:
-    """Evidence from its command and image that a container talks to the network as it starts ("" when
-    none is seen). The endpoints its env, args and mounted config name are the egress inventory's
-    (``mesh.egress.init_endpoints``)."""
-    text = command_text(container)
+#: programs that only move files around: an init container running just these (copying a mounted
+#: config for the app) does not dial what that config names
+FILE_TOOLS = frozenset({"cp", "cat", "mv", "ln", "chmod", "chown", "chgrp", "mkdir", "rm", "touch", "sed", "awk",
+                        "envsubst", "tee", "echo", "printf", "tar", "install", "test", "[", "true", "grep", "cut",
+                        "ls", "base64", "export", "exit", "sleep", "getent", "rsync", "gomplate", "jq", "yq"})
+
+
+def network_in_script(text: str) -> str:
+    """Evidence that a command line or a shell script talks to the network ("" when none is seen)."""
     if SIDECAR_WAIT.search(text):
         return ""  # it waits for the sidecar first: a mitigation, not a race
-    words = run_words(text)
     m = _MIGRATION_PHRASES.search(text)
     if m:
         what = " ".join(m.group(1).split())
         return f"runs {what}" if what.startswith(("git", "aws")) else f"runs a schema migration ({what})"
+    words = run_words(text)
     for w in words:
         if w in MIGRATION_TOOLS:
             return f"runs a schema migration ({w})"
     for w in words:
         if w in NETWORK_TOOLS:
             return f"runs {w} as it starts"
+    return ""
+
+
+def only_moves_files(container: dict) -> bool:
+    """Its command runs nothing but file tools (cp, sed, envsubst...): a config copier."""
+    words = run_words(command_text(container))
+    return bool(words) and all(w in FILE_TOOLS for w in words)
+
+
+def network_at_start(container: dict) -> str:
+    """Evidence from its command and image that a container talks to the network as it starts ("" when
+    none is seen). The endpoints its env, args and mounted config name are the egress inventory's
+    (``mesh.egress.init_endpoints``); the scripts it runs from mounted files, ``executed_files``."""
+    found = network_in_script(command_text(container))
+    if found or SIDECAR_WAIT.search(command_text(container)):
+        return found
     image = str(container.get("image") or "").split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0].lower()
     if image in _MIGRATION_IMAGES:
         return f"image {image} runs a schema migration"
