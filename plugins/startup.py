@@ -605,20 +605,37 @@ def app_runs_as_proxy_uid(wl, ctx):
         )
 
 
-@rule(code="MC208", name="sidecar-wait-loop", topic=Topic.STARTUP, severity=Severity.WARNING,
-      summary="an entrypoint polls the sidecar (15020/15021) where that hangs (ambient) or is obsolete",
+def _wait_loops(wl):
+    """(path, container, is init) for each container whose entrypoint polls the sidecar's readiness."""
+    loops = [(p, c, False) for p, c in _app_containers(wl) if waits_for_sidecar(c)]
+    return loops + [(p, c, True) for p, c in wl.containers(init=True)
+                    if waits_for_sidecar(c) and c.get("restartPolicy") != "Always"]
+
+
+def _wait_loop_finding(wl, path, c, init: bool, inj, why: str) -> Diagnostic:
+    return Diagnostic(
+        path=path,
+        message=f"container {c.get('name')!r} waits for the sidecar on localhost:15020/15021; {why}",
+        args={"container": c.get("name"), "placement": inj.placement, "init": init},
+        fixes=(Fix(f"Remove the sidecar wait loop from {c.get('name')!r}'s command", Applicability.DISPLAY_ONLY,
+                   wl.ref),),
+    )
+
+
+@rule(code="MC208", name="sidecar-wait-loop", topic=Topic.STARTUP, severity=Severity.ERROR,
+      summary="an entrypoint polls the sidecar (15020/15021) where nothing will ever answer: the pod never starts",
       targets={"Workload"}, fix=FixAvailability.ALWAYS, sidecar_only=False)
 def sidecar_wait_loop(wl, ctx):
     """What it checks: a container whose command polls the sidecar's readiness on localhost
     (``until curl -fsI http://localhost:15021/healthz/ready; do sleep 1; done``, or 15020) in a pod
-    where that is wrong: ambient or out of the mesh (nothing answers), an init container beside a
-    classic sidecar (which starts only after the init containers), or with a native sidecar or hold
-    in effect (the loop is obsolete).
+    where nothing will answer: ambient or out of the mesh, or an init container beside a classic
+    sidecar (which starts only after the init containers). A ``POST .../quitquitquit`` at the end of
+    a job is no wait (one failed call when there is no sidecar). Loops made obsolete by native
+    sidecars or hold are MC219's.
 
     What Istio does: 15021 (Envoy) and 15020 (pilot-agent) answer only inside a pod with a sidecar.
     In ambient mode ztunnel's readiness port is on the ztunnel pod, not in yours, so the loop never
-    ends and the pod never starts. With hold or a native sidecar the kubelet already starts the app
-    after the proxy is ready.
+    ends and the pod never starts.
 
     Example: a Deployment moved to an ``istio.io/dataplane-mode=ambient`` namespace whose
     entrypoint still waits for 15021.
@@ -627,33 +644,54 @@ def sidecar_wait_loop(wl, ctx):
     rely on ``holdApplicationUntilProxyStarts`` or native sidecars instead.
 
     References: https://istio.io/latest/docs/ambient/architecture/traffic-redirection/ ;
-    https://istio.io/latest/docs/ops/deployment/application-requirements/#ports-used-by-istio
+    https://istio.io/latest/docs/ops/deployment/application-requirements/#ports-used-by-istio ;
+    reference/istio-facts.md §B4, §B5
     """
-    loops = [(p, c, False) for p, c in _app_containers(wl) if waits_for_sidecar(c)]
-    loops += [(p, c, True) for p, c in wl.containers(init=True)
-              if waits_for_sidecar(c) and c.get("restartPolicy") != "Always"]
+    loops = _wait_loops(wl)
     if not loops:
         return
     inj = injection_of(wl, ctx)
     for path, c, init in loops:
         if inj.placement in ("ambient", "none"):
-            why = (f"the pod has no sidecar ({inj.native_reason}): nothing answers on 15020/15021, so the loop "
-                   "never ends and the container never starts")
+            yield _wait_loop_finding(wl, path, c, init, inj, (
+                f"the pod has no sidecar ({inj.native_reason}): nothing answers on 15020/15021, so the loop never "
+                "ends and the container never starts"))
         elif init and not inj.native:
-            why = ("it is an init container and the classic sidecar starts only after every init container has "
-                   "finished: the loop never ends and the pod never starts")
-        elif inj.native or inj.hold.in_effect:
-            why = ("obsolete: " + ("the native sidecar" if inj.native else f"hold ({inj.hold.source})")
-                   + " already starts the app after the proxy is ready")
-        else:
-            continue
-        yield Diagnostic(
-            path=path,
-            message=f"container {c.get('name')!r} waits for the sidecar on localhost:15020/15021; {why}",
-            args={"container": c.get("name"), "placement": inj.placement, "init": init},
-            fixes=(Fix(f"Remove the sidecar wait loop from {c.get('name')!r}'s command", Applicability.DISPLAY_ONLY,
-                       wl.ref),),
-        )
+            yield _wait_loop_finding(wl, path, c, init, inj, (
+                "it is an init container and the classic sidecar starts only after every init container has "
+                "finished: the loop never ends and the pod never starts"))
+
+
+@rule(code="MC219", name="sidecar-wait-loop-obsolete", topic=Topic.STARTUP, severity=Severity.INFO,
+      summary="an entrypoint polls the sidecar although native sidecars or hold already start the app after it",
+      targets={"Workload"}, fix=FixAvailability.ALWAYS)
+def sidecar_wait_loop_obsolete(wl, ctx):
+    """What it checks: a sidecar wait loop (as MC208 finds them) in a pod where a native sidecar or
+    ``holdApplicationUntilProxyStarts`` is in effect.
+
+    What Istio does: with hold or a native sidecar the kubelet already starts the app after the
+    proxy is ready, so the loop passes at once: harmless, but one more thing to keep and to break
+    when the pod moves to ambient (MC208).
+
+    Example: ``while ! wget -q -O- http://127.0.0.1:15020/healthz/ready; do sleep 1; done; exec app``
+    with ``sidecar.istio.io/nativeSidecar: "true"``.
+
+    Fixes: remove the loop from the command (display-only: the command is yours).
+
+    References: https://istio.io/latest/blog/2023/native-sidecars/ ; reference/istio-facts.md §B5
+    """
+    loops = _wait_loops(wl)
+    if not loops:
+        return
+    inj = injection_of(wl, ctx)
+    if inj.placement in ("ambient", "none") or not (inj.native or inj.hold.in_effect):
+        return
+    for path, c, init in loops:
+        if init and not inj.native:
+            continue  # MC208's: it never ends
+        yield _wait_loop_finding(wl, path, c, init, inj, (
+            "obsolete: " + ("the native sidecar" if inj.native else f"hold ({inj.hold.source})")
+            + " already starts the app after the proxy is ready"))
 
 
 INJECTION_LABEL, REV_LABEL, DATAPLANE_LABEL = "istio-injection", "istio.io/rev", "istio.io/dataplane-mode"
@@ -1155,7 +1193,7 @@ def istio_annotation_alpha(subject, ctx):
             )
 
 
-@rule(code="MC218", name="istio-annotation-invalid-value", topic=Topic.STARTUP, severity=Severity.WARNING,
+@rule(code="MC218", name="istio-annotation-invalid-value", topic=Topic.STARTUP, severity=Severity.ERROR,
       summary="an injection annotation has a value the injector rejects, so injection of the pods fails",
       targets={"Workload"}, fix=FixAvailability.ALWAYS, sidecar_only=False, ist_codes=("IST0125",))
 def istio_annotation_invalid_value(wl, ctx):
@@ -1168,7 +1206,8 @@ def istio_annotation_invalid_value(wl, ctx):
 
     What Istio does: the injector checks these annotations with the validators of
     ``AnnotationValidation`` (pkg/kube/inject/validate.go); an invalid value makes injection of the
-    pod fail. ``istioctl analyze`` reports the same values as IST0125, on Pods (annotations.go).
+    pod fail, and as the injector webhook's ``failurePolicy`` is ``Fail`` the pod is not created
+    (reference/istio-facts.md §C6; an error, as MC309 for the IP-range annotations). ``istioctl analyze`` reports the same values as IST0125, on Pods (annotations.go).
 
     Example: ``readiness.status.sidecar.istio.io/periodSeconds: "10s"``.
 
@@ -1206,6 +1245,7 @@ RULES = (
     init_container_network_outside_mesh,
     app_runs_as_proxy_uid,
     sidecar_wait_loop,
+    sidecar_wait_loop_obsolete,
     namespace_not_injected,
     pod_missing_proxy,
     namespace_conflicting_mesh_labels,
