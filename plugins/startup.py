@@ -1207,7 +1207,8 @@ def istio_annotation_invalid_value(wl, ctx):
     What Istio does: the injector checks these annotations with the validators of
     ``AnnotationValidation`` (pkg/kube/inject/validate.go); an invalid value makes injection of the
     pod fail, and as the injector webhook's ``failurePolicy`` is ``Fail`` the pod is not created
-    (reference/istio-facts.md §C6; an error, as MC309 for the IP-range annotations). ``istioctl analyze`` reports the same values as IST0125, on Pods (annotations.go).
+    (reference/istio-facts.md §C6; an error, as MC309 for the IP-range annotations).
+    ``istioctl analyze`` reports the same values as IST0125, on Pods (annotations.go).
 
     Example: ``readiness.status.sidecar.istio.io/periodSeconds: "10s"``.
 
