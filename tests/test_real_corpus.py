@@ -27,6 +27,7 @@ from kubectl_meshcheck.sources.manifests import LoadResult, load_paths
 
 from .conftest import CORPUS, require_corpus
 
+OTEL_WAITERS = ("accounting", "cart", "checkout", "fraud-detection")
 #: project -> mode -> {(code, "Kind namespace/name")} judged right; modes: "files" (as the files say),
 #: "sidecar" and "ambient" (--mesh-mode); a project or mode not listed has no finding at warning or above
 RIGHT: dict[str, dict[str, set[tuple[str, str]]]] = {
@@ -49,8 +50,8 @@ RIGHT: dict[str, dict[str, set[tuple[str, str]]]] = {
         "sidecar": {("MC206", "Deployment default/loadgenerator")},
     },
     "opentelemetry-demo": {
-        "files": {("MC206", f"Deployment default/{n}") for n in ("accounting", "cart", "checkout", "fraud-detection")},
-        "sidecar": {("MC206", f"Deployment default/{n}") for n in ("accounting", "cart", "checkout", "fraud-detection")},
+        "files": {("MC206", f"Deployment default/{n}") for n in OTEL_WAITERS},
+        "sidecar": {("MC206", f"Deployment default/{n}") for n in OTEL_WAITERS},
     },
 }
 MODES = {"files": None, "sidecar": MeshMode.SIDECAR, "ambient": MeshMode.AMBIENT}
