@@ -200,6 +200,20 @@ def _protocol_fixes(svc, i: int, port: dict, hint: Hint | None, ctx, what: str) 
     return tuple(fixes)
 
 
+def _http_ports_behind(svc, ctx, pick) -> Iterator[tuple[int, dict, object, Hint]]:
+    """(index, port, verdict, clue) for the HTTP-family ports of a Service (not Istio's own) whose app
+    ``pick`` finds a clue against in the hints."""
+    if _istio_owned(svc):
+        return
+    for i, port in _ports(svc):
+        verdict = service_port_protocol(port)
+        if verdict.protocol not in HTTP_FAMILY:
+            continue
+        hint = pick(_hints(svc, port, ctx))
+        if hint is not None:
+            yield i, port, verdict, hint
+
+
 def _server_first(hints: list[Hint]) -> Hint | None:
     return _best([h for h in hints if h.server_first])
 
@@ -428,15 +442,7 @@ def tls_port_declared_http(svc, ctx):
     https://istio.io/latest/docs/ops/configuration/traffic-management/traffic-routing/ ;
     kubernetes-sigs/metrics-server#1540.
     """
-    if _istio_owned(svc):
-        return
-    for i, port in _ports(svc):
-        verdict = service_port_protocol(port)
-        if verdict.protocol not in HTTP_FAMILY:
-            continue
-        hint = _best(_hints(svc, port, ctx), {Protocol.TLS, Protocol.HTTPS})
-        if hint is None:
-            continue
+    for i, port, verdict, hint in _http_ports_behind(svc, ctx, lambda hs: _best(hs, {Protocol.TLS, Protocol.HTTPS})):
         yield Diagnostic(
             path=f"/spec/ports/{i}",
             message=(f"port {_port_label(port)} is declared {verdict.protocol.value} ({verdict.reason.value} "
@@ -626,15 +632,7 @@ def http_declared_for_tcp_app(svc, ctx):
     https://istio.io/latest/docs/ops/configuration/traffic-management/traffic-routing/ ;
     reference/istio-facts.md §A1, §A6.
     """
-    if _istio_owned(svc):
-        return
-    for i, port in _ports(svc):
-        verdict = service_port_protocol(port)
-        if verdict.protocol not in HTTP_FAMILY:
-            continue
-        hint = _opaque_app(_hints(svc, port, ctx))
-        if hint is None:
-            continue
+    for i, port, verdict, hint in _http_ports_behind(svc, ctx, _opaque_app):
         yield Diagnostic(
             path=f"/spec/ports/{i}",
             message=(f"port {_port_label(port)} is declared {verdict.protocol.value} ({verdict.reason.value} "
