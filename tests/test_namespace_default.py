@@ -6,44 +6,22 @@ import json
 
 from .test_cli import run
 
+
+def _deployment(name: str, namespace: str, container: str) -> str:
+    return (f"apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: {namespace}}}\nspec:\n"
+            f"  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n"
+            f"    spec:\n      containers:\n      - {container}\n")
+
+
 #: a Service without a namespace and a Deployment that names one: ArgoCD's http/https -> 8080 conflict
-#: (MC103) is only found when both are in the same namespace
-APP = """\
-apiVersion: v1
-kind: Service
-metadata: {name: web}
-spec:
-  selector: {app: web}
-  ports:
-  - {name: http, port: 80, targetPort: 8080}
-  - {name: https, port: 443, targetPort: 8080}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: shop}
-spec:
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers:
-      - {name: web, image: example/web:1, ports: [{containerPort: 8080}]}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: shop, labels: {istio-injection: enabled}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: other, namespace: elsewhere}
-spec:
-  selector: {matchLabels: {app: other}}
-  template:
-    metadata: {labels: {app: other}}
-    spec:
-      containers:
-      - {name: other, image: example/other:1, securityContext: {runAsUser: 1337}}
-"""
+#: (MC103) is only found when both are in the same namespace; a Deployment elsewhere runs as UID 1337
+APP = "---\n".join([
+    "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  selector: {app: web}\n  ports:\n"
+    "  - {name: http, port: 80, targetPort: 8080}\n  - {name: https, port: 443, targetPort: 8080}\n",
+    _deployment("web", "shop", "{name: web, image: example/web:1, ports: [{containerPort: 8080}]}"),
+    "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {istio-injection: enabled}}\n",
+    _deployment("other", "elsewhere", "{name: other, image: example/other:1, securityContext: {runAsUser: 1337}}"),
+])
 
 KUBECONFIG = """\
 apiVersion: v1
