@@ -130,7 +130,9 @@ def _unregistered(wl, ctx, want):
             path=ep.path,
             message=(f"container {ep.container!r} connects to {ep.display()} ({ep.app}, {ep.found_in}) and no "
                      f"ServiceEntry visible to namespace {wl.namespace} covers it{why}; outbound policy "
-                     f"{eg.policy.mode} ({eg.policy.source}): {j.fate(eg.policy)}"),
+                     f"{eg.policy.mode} ({eg.policy.source}): {j.fate(eg.policy)}"
+                     + (f" (unless it is {ep.could_be_service}, which pods try first: then it is in-cluster and "
+                        "needs none)" if ep.could_be_service else "")),
             args=_endpoint_args(j, eg),
             related=tuple(c.ref for c in j.captures),
             subject=f"{ep.host}:{ep.port}",

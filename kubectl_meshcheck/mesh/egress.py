@@ -93,6 +93,8 @@ _ORACLE = re.compile(rf"jdbc:oracle:[a-z]+:[^@\s]*@(?://)?(?P<host>{_HOSTNAME}):
 _CLOUDSQL = re.compile(r"(?<![\w-])([a-z][a-z0-9\-]{4,28}[a-z0-9]:[a-z]+-[a-z]+\d:[a-z0-9][a-z0-9\-]*)(?:=tcp:\d+)?")
 _VAR = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 CLUSTER_SUFFIXES = (".svc", ".svc.cluster.local", ".cluster.local")
+#: top-level domains no one names a namespace after
+CLASSIC_TLDS = frozenset({"com", "net", "org", "edu", "gov", "mil", "int", "biz", "info", "name", "pro"})
 SKIP_HOSTS = frozenset({"tcp", "udp", "localhost", "0.0.0.0", "127.0.0.1", "::", "::1", "host.docker.internal"})
 
 
@@ -132,6 +134,16 @@ class Endpoint:
         return Protocol.TCP
 
     @property
+    def could_be_service(self) -> str:
+        """For an external ``x.y`` name whose ``y`` reads like a namespace (not a classic gTLD or a
+        country code): ``Service x in namespace y``, which pods try first through the search list, in a
+        namespace the input does not show. What would make the endpoint in-cluster; "" otherwise."""
+        labels = self.host.split(".")
+        if self.in_cluster or self.is_ip or len(labels) != 2 or len(labels[1]) <= 2 or labels[1] in CLASSIC_TLDS:
+            return ""
+        return f"Service {labels[0]} in namespace {labels[1]}"
+
+    @property
     def long_lived(self) -> bool:
         return self.app in LONG_LIVED_APPS
 
@@ -141,7 +153,8 @@ class Endpoint:
     def to_json(self) -> dict[str, Any]:
         return {"host": self.host, "port": self.port, "app": self.app, "protocol": self.protocol.value,
                 "tls": self.tls, "serverFirst": self.server_first, "container": self.container,
-                "foundIn": self.found_in, "text": self.text, "inCluster": self.in_cluster, "why": self.why}
+                "foundIn": self.found_in, "text": self.text, "inCluster": self.in_cluster, "why": self.why,
+                "couldBeService": self.could_be_service or None}
 
 
 @functools.lru_cache(maxsize=8192)  # the same hosts recur across every workload and ServiceEntry
