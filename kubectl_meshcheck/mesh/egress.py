@@ -320,7 +320,10 @@ def classify(host: str, namespace: str, names: ClusterNames) -> tuple[bool, str]
     Pods resolve names through the search list ``<ns>.svc.<domain> svc.<domain> <domain>`` with
     ``ndots:5`` (Kubernetes DNS for Services and Pods), so ``x.y`` is first tried as Service ``x`` of
     namespace ``y``. A name whose last label is no public suffix (``db.internal``, ``mysql.vm``)
-    cannot be on the internet: it is in-cluster or a search-domain name, whatever the input holds."""
+    cannot be on the internet: it is in-cluster or a search-domain name, whatever the input holds.
+    Limit: such a name served by private DNS outside Kubernetes (a cloud VPC's ``*.internal`` VM) is
+    not in Istio's registry either, so under REGISTRY_ONLY it needs a ServiceEntry; it is judged
+    in-cluster here, so that case goes unreported."""
     h = host.lower().rstrip(".")
     if is_ip(h):
         if h in names.cluster_ips:
