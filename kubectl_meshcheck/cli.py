@@ -54,7 +54,10 @@ _ANALYSIS_OPTIONS: list[tuple[str, Any, Any, Any]] = [
     ("kustomize", Optional[str], None,
      typer.Option("-k", "--kustomize", metavar="DIR",
                   help="Render a kustomization directory with 'kubectl kustomize' and analyse it.")),
-    ("namespace", Optional[str], None, typer.Option("-n", "--namespace", metavar="NS", help="Only this namespace.")),
+    ("namespace", Optional[str], None, typer.Option("-n", "--namespace", metavar="NS",
+                                                 help="Only this namespace; also the namespace of file objects "
+                                                      "that name none (as kubectl apply: else the kubeconfig's, "
+                                                      "else default).")),
     ("all_namespaces", bool, False, typer.Option("-A", "--all-namespaces", help="All namespaces (live cluster).")),
     ("context", Optional[str], None,
      typer.Option("--context", metavar="NAME", help="kubeconfig context (live cluster).")),
