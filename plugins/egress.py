@@ -344,7 +344,7 @@ def serviceentry_wildcard_dns(se, ctx):
 
 def _vip(se, ctx) -> bool:
     """Do sidecars reach this address-less entry through an auto-allocated VIP (DNS capture on, v1 or v2)?"""
-    return auto_allocated(se, ctx.mesh_config, ctx.injector_settings.at_least)
+    return auto_allocated(se, ctx.mesh_config, ctx.injector_settings.istiod_allocates_ips)
 
 
 @rule(code="MC306", name="serviceentry-addresses-required", topic=Topic.EGRESS, severity=Severity.WARNING,
@@ -354,9 +354,10 @@ def serviceentry_addresses_required(se, ctx):
     """What it checks: a ServiceEntry without ``addresses`` (and none allocated in its status) whose
     port has no protocol or ``TCP`` (any case), unless sidecars reach it through an auto-allocated VIP:
     DNS capture on (``ISTIO_META_DNS_CAPTURE``) with the agent's allocation
-    (``ISTIO_META_DNS_AUTO_ALLOCATE``, istioctl's IST0134 logic) or istiod's own (on by default since
-    1.25; not for ``resolution: NONE``, wildcard hosts or entries that opt out with
-    ``networking.istio.io/enable-autoallocate-ip: "false"``; reference/istio-facts.md §C7).
+    (``ISTIO_META_DNS_AUTO_ALLOCATE``, istioctl's IST0134 logic) or istiod's own (its
+    ``PILOT_ENABLE_IP_AUTOALLOCATE``, on by default since 1.25; not for ``resolution: NONE``, wildcard
+    hosts or entries that opt out with ``networking.istio.io/enable-autoallocate-ip: "false"``;
+    reference/istio-facts.md §C7).
 
     What Istio does: with no VIP, sidecars build a ``0.0.0.0:<port>`` TCP listener for the entry, so
     every connection from the pod on that port, to any host, goes to it; two such entries on one port

@@ -771,19 +771,18 @@ def covering(index: EntryIndex, ep: Endpoint) -> Coverage:
 
 # -- DNS capture and address auto-allocation (§C7) ----------------------------------------------------
 
-#: istiod's own allocator (``PILOT_ENABLE_IP_AUTOALLOCATE``, writes ``status.addresses``): on by default since
-AUTOALLOCATE_V2_SINCE = (1, 25)
 AUTOALLOCATE_OPT_OUT = "networking.istio.io/enable-autoallocate-ip"
 
 
-def auto_allocated(se: K8sObject, mesh: MeshConfig, at_least: Callable[[tuple[int, int]], bool]) -> bool:
+def auto_allocated(se: K8sObject, mesh: MeshConfig, istiod_allocates: bool) -> bool:
     """Do sidecars reach this address-less ServiceEntry through an auto-allocated VIP, so its TCP ports
     are no ``0.0.0.0:<port>`` listener taking every connection on the port?
 
     Sidecars use auto-allocated IPs only with DNS capture on (``ISTIO_META_DNS_CAPTURE``;
     ``nodeUsesAutoallocatedIPs``). Then the agent's v1 allocation (``ISTIO_META_DNS_AUTO_ALLOCATE``)
-    gives every such entry one, as istioctl's IST0134 reads it; istiod's v2 allocator (default on since
-    1.25) does too, except for ``resolution: NONE``, wildcard hosts and entries labelled
+    gives every such entry one, as istioctl's IST0134 reads it; istiod's v2 allocator
+    (``istiod_allocates``: PILOT_ENABLE_IP_AUTOALLOCATE, default on since 1.25) does too, except for
+    ``resolution: NONE``, wildcard hosts and entries labelled
     ``networking.istio.io/enable-autoallocate-ip: "false"`` (reference/istio-facts.md §C7). Whether the
     agent's v1 allocation also skips NONE/wildcards is UNCONFIRMED (taken as IST0134 does: it does not)."""
     spec = se_spec(se)
@@ -798,7 +797,7 @@ def auto_allocated(se: K8sObject, mesh: MeshConfig, at_least: Callable[[tuple[in
     if str(spec.get("resolution") or "NONE").upper() == "NONE" or any("*" in h for h in hosts) \
             or str(se.labels.get(AUTOALLOCATE_OPT_OUT)).lower() == "false":
         return False
-    return at_least(AUTOALLOCATE_V2_SINCE)
+    return istiod_allocates
 
 
 # -- what else listens on the port ------------------------------------------------------------------
@@ -1095,7 +1094,7 @@ def _entry_facts(ctx: Any, ns: str, services: list[K8sObject], sidecar: K8sObjec
     by_services = ctx.cached(("egress.listeners.services",), lambda: wildcard_listeners(services, []),
                              kinds={"Service"})
     settings = ctx.injector_settings
-    has_vip = functools.partial(auto_allocated, mesh=mesh, at_least=settings.at_least)
+    has_vip = functools.partial(auto_allocated, mesh=mesh, istiod_allocates=settings.istiod_allocates_ips)
     if delta is None and "Service" not in ctx.changed_kinds():
         listeners = base.cached(("egress.listeners", ns), lambda: _merged(
             by_services, _entry_listeners(visible, per_entry, has_vip)))

@@ -173,6 +173,8 @@ INJECTOR_CONFIGMAP = "istio-sidecar-injector"
 #: the first release with each behaviour (facts sheet §B1/§B2)
 NATIVE_SINCE, NATIVE_ANNOTATION_SINCE, NATIVE_AUTO_SINCE, HOLD_ANNOTATION_SINCE = (1, 19), (1, 24), (1, 27), (1, 8)
 NATIVE_MIN_KUBELET = 33  # auto mode: every node's kubelet >= 1.33
+#: istiod's IP allocator for ServiceEntries (PILOT_ENABLE_IP_AUTOALLOCATE): added in 1.23, on by default since
+IP_AUTOALLOCATE_SINCE = (1, 25)
 NATIVE_MODES = ("true", "false", "auto")
 
 
@@ -205,10 +207,17 @@ class InjectorSettings:
     #: values.global.proxy.lifecycle: the template puts it on istio-proxy *instead of* the hold's
     #: ``pilot-agent wait`` postStart hook (None: not set; True/False: it does / does not carry that hook)
     lifecycle_waits: bool | None = None
+    #: istiod's PILOT_ENABLE_IP_AUTOALLOCATE (None: the version's default, on since 1.25; §C7)
+    ip_autoallocate: bool | None = None
 
     def at_least(self, version: tuple[int, int]) -> bool:
         """Does the install have behaviour first released in ``version``? Unknown: yes (newest)."""
         return self.istio_version is None or self.istio_version >= version
+
+    @property
+    def istiod_allocates_ips(self) -> bool:
+        """Does istiod's own allocator give address-less ServiceEntries addresses (``status.addresses``)?"""
+        return self.ip_autoallocate if self.ip_autoallocate is not None else self.at_least(IP_AUTOALLOCATE_SINCE)
 
     @property
     def native_mode(self) -> str:
@@ -242,6 +251,8 @@ def settings_from_injector_values(values: dict, base: InjectorSettings | None = 
     webhook = values.get("sidecarInjectorWebhook") if isinstance(values.get("sidecarInjectorWebhook"), dict) else {}
     rewrite = webhook.get("rewriteAppHTTPProbe")
     return InjectorSettings(
+        ip_autoallocate=base.ip_autoallocate if base.ip_autoallocate is not None else
+        _env_bool(env.get("PILOT_ENABLE_IP_AUTOALLOCATE")),
         istio_version=base.istio_version or parse_version(glob.get("tag")),
         native_sidecars=base.native_sidecars or (native if native in NATIVE_MODES else ""),
         kubelet_versions=base.kubelet_versions,
@@ -255,6 +266,12 @@ def settings_from_injector_values(values: dict, base: InjectorSettings | None = 
         (_is_wait_hook({"lifecycle": proxy["lifecycle"]}) if isinstance(proxy.get("lifecycle"), dict)
          and proxy["lifecycle"] else None),
     )
+
+
+def _env_bool(value) -> bool | None:
+    """An istiod env flag as Go's strconv.ParseBool reads it; None when unset or not a boolean."""
+    text = str(value).strip().lower() if value is not None else ""
+    return True if text in ("1", "t", "true") else False if text in ("0", "f", "false") else None
 
 
 def _istiod(obj) -> dict | None:
@@ -302,7 +319,9 @@ def settings_from_objects(objects, base: InjectorSettings | None = None) -> Inje
         native = str(env.get("ENABLE_NATIVE_SIDECARS") or "").lower()
         settings = dataclasses.replace(
             settings, istio_version=settings.istio_version or parse_version(tag),
-            native_sidecars=settings.native_sidecars or (native if native in NATIVE_MODES else ""))
+            native_sidecars=settings.native_sidecars or (native if native in NATIVE_MODES else ""),
+            ip_autoallocate=settings.ip_autoallocate if settings.ip_autoallocate is not None else
+            _env_bool(env.get("PILOT_ENABLE_IP_AUTOALLOCATE")))
         sources.append(f"Deployment {obj.namespace}/{obj.name}")
         break
     kubelets = tuple(str((n.get("/status/nodeInfo") or {}).get("kubeletVersion") or "") for n in objects
