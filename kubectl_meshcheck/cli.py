@@ -56,7 +56,10 @@ _ANALYSIS_OPTIONS: list[tuple[str, Any, Any, Any]] = [
     ("kustomize", Optional[str], None,
      typer.Option("-k", "--kustomize", metavar="DIR",
                   help="Render a kustomization directory with 'kubectl kustomize' and analyse it.")),
-    ("namespace", Optional[str], None, typer.Option("-n", "--namespace", metavar="NS", help="Only this namespace.")),
+    ("namespace", Optional[str], None, typer.Option("-n", "--namespace", metavar="NS",
+                                                 help="Only this namespace; also the namespace of file objects "
+                                                      "that name none (as kubectl apply: else the kubeconfig's, "
+                                                      "else default).")),
     ("all_namespaces", bool, False, typer.Option("-A", "--all-namespaces", help="All namespaces (live cluster).")),
     ("context", Optional[str], None,
      typer.Option("--context", metavar="NAME", help="kubeconfig context (live cluster).")),
@@ -325,7 +328,7 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
     from .render import github, junit, sarif
     from .render import json as rjson
     from .render.patch import render_patches
-    from .sources.manifests import LoadResult, load_kustomize, load_paths
+    from .sources.manifests import LoadResult, kubeconfig_namespace, load_kustomize, load_paths
     from .views import PREFACES, PROPOSALS, VIEWS
 
     _check_output(opts)
@@ -354,6 +357,8 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
             raise CliError(f"-l/--selector: {e}", EXIT_INPUT) from None
     loaded = LoadResult()
     live = None
+    if opts.filename or opts.kustomize:  # namespace-less objects go where kubectl apply would put them
+        loaded.default_namespace = opts.namespace or kubeconfig_namespace(opts.kubeconfig, opts.context) or "default"
     if opts.filename:
         load_paths(opts.filename, opts.recursive, loaded)
     if opts.kustomize:

@@ -23,6 +23,7 @@ from kubectl_meshcheck import (
     Protocol,
     Severity,
     Topic,
+    auto_allocated,
     cidr_list_problem,
     egress_of,
     escape_pointer,
@@ -65,7 +66,7 @@ def _se_fix(wl, judged, eg, ctx) -> Fix:
     caveats = []
     applicability = Applicability.SAFE
     if (se["spec"].get("resolution") == "DNS" and any(p["protocol"] == "TCP" for p in se["spec"]["ports"])
-            and not _dns_auto_allocated(ctx)):
+            and not _vip(K8sObject(se, ref), ctx)):
         applicability = Applicability.UNSAFE
         caveats.append("TCP by DNS name without addresses: sidecars in the namespace match it by port only "
                        "(0.0.0.0:<port>), so connections to any other host on that port reach this one; add "
@@ -129,7 +130,9 @@ def _unregistered(wl, ctx, want):
             path=ep.path,
             message=(f"container {ep.container!r} connects to {ep.display()} ({ep.app}, {ep.found_in}) and no "
                      f"ServiceEntry visible to namespace {wl.namespace} covers it{why}; outbound policy "
-                     f"{eg.policy.mode} ({eg.policy.source}): {j.fate(eg.policy)}"),
+                     f"{eg.policy.mode} ({eg.policy.source}): {j.fate(eg.policy)}"
+                     + (f" (unless it is {ep.could_be_service}, which pods try first: then it is in-cluster and "
+                        "needs none)" if ep.could_be_service else "")),
             args=_endpoint_args(j, eg),
             related=tuple(c.ref for c in j.captures),
             subject=f"{ep.host}:{ep.port}",
@@ -343,9 +346,9 @@ def serviceentry_wildcard_dns(se, ctx):
         )
 
 
-def _dns_auto_allocated(ctx) -> bool:
-    meta = ctx.mesh_config.get("defaultConfig.proxyMetadata") or {}
-    return str(meta.get("ISTIO_META_DNS_CAPTURE")) == "true" and str(meta.get("ISTIO_META_DNS_AUTO_ALLOCATE")) == "true"
+def _vip(se, ctx) -> bool:
+    """Do sidecars reach this address-less entry through an auto-allocated VIP (DNS capture on, v1 or v2)?"""
+    return auto_allocated(se, ctx.mesh_config, ctx.injector_settings.istiod_allocates_ips)
 
 
 @rule(code="MC306", name="serviceentry-addresses-required", topic=Topic.EGRESS, severity=Severity.WARNING,
@@ -353,9 +356,12 @@ def _dns_auto_allocated(ctx) -> bool:
       targets={"ServiceEntry"}, fix=FixAvailability.ALWAYS, ist_codes=("IST0134",), sidecar_only=False)
 def serviceentry_addresses_required(se, ctx):
     """What it checks: a ServiceEntry without ``addresses`` (and none allocated in its status) whose
-    port has no protocol or ``TCP`` (any case), unless the mesh config turns on DNS capture with DNS
-    auto-allocation (``ISTIO_META_DNS_CAPTURE`` and ``ISTIO_META_DNS_AUTO_ALLOCATE``). Same logic as
-    istioctl's IST0134.
+    port has no protocol or ``TCP`` (any case), unless sidecars reach it through an auto-allocated VIP:
+    DNS capture on (``ISTIO_META_DNS_CAPTURE``) with the agent's allocation
+    (``ISTIO_META_DNS_AUTO_ALLOCATE``, istioctl's IST0134 logic) or istiod's own (its
+    ``PILOT_ENABLE_IP_AUTOALLOCATE``, on by default since 1.25; not for ``resolution: NONE``, wildcard
+    hosts or entries that opt out with ``networking.istio.io/enable-autoallocate-ip: "false"``;
+    reference/istio-facts.md §C7).
 
     What Istio does: with no VIP, sidecars build a ``0.0.0.0:<port>`` TCP listener for the entry, so
     every connection from the pod on that port, to any host, goes to it; two such entries on one port
@@ -374,7 +380,7 @@ def serviceentry_addresses_required(se, ctx):
     """
     spec = _spec(se)
     status = se.data.get("status") if isinstance(se.data.get("status"), dict) else {}
-    if spec.get("addresses") or status.get("addresses") or _dns_auto_allocated(ctx):
+    if spec.get("addresses") or status.get("addresses") or _vip(se, ctx):
         return
     for i, port in _ports(se):
         proto = str(port.get("protocol") or "")
@@ -432,7 +438,11 @@ def serviceentry_protocol_conflict(se, ctx):
     ignoring case). Same logic as istioctl's IST0177 (Istio 1.31 pre-release).
 
     What Istio does: one outbound listener per port serves both; only one protocol can win, so one
-    of the entries is handled with the other's protocol (HTTP parsed as TLS or the reverse).
+    of the entries is handled with the other's protocol (HTTP parsed as TLS or the reverse). Entries
+    for one host in one namespace do not merge: istiod keeps the oldest and ignores the rest
+    (``initServiceRegistry`` in istio/istio pilot/pkg/model/push_context.go). DNS auto-allocation does
+    not change this: it gives a host one address, and the clash is within one host; so the rule also
+    fires with ``ISTIO_META_DNS_AUTO_ALLOCATE`` on, as IST0177 does (it reads no mesh config).
 
     Example: ``se-https`` with ``example.com`` port 13835 HTTPS and ``se-http`` with the same host and
     port HTTP.
@@ -462,11 +472,15 @@ def serviceentry_protocol_conflict(se, ctx):
         i = next(i for i, p in _ports(se) if p.get("number") == number)
         names = sorted({f"{o.namespace}/{o.name}" for o in others[(host, number)]} | {f"{se.namespace}/{se.name}"})
         all_protos = sorted(protos | {ports[number]})
+        same_ns = all(o.namespace == se.namespace for o in others[(host, number)])
+        outcome = (f"istiod keeps only the oldest entry for {host!r} in namespace {se.namespace} and ignores the "
+                   "others, so one protocol wins" if same_ns else "one protocol wins for both")
         yield Diagnostic(
             path=f"/spec/ports/{i}",
             message=(f"ServiceEntries {', '.join(names)} define host {host!r} port {number} with conflicting protocols "
-                     f"({', '.join(p or '(none)' for p in all_protos)}): one protocol wins for both"),
-            args={"host": host, "port": number, "protocols": all_protos, "serviceEntries": names, "ist": "IST0177"},
+                     f"({', '.join(p or '(none)' for p in all_protos)}): {outcome}"),
+            args={"host": host, "port": number, "protocols": all_protos, "serviceEntries": names, "ist": "IST0177",
+                  "sameNamespace": same_ns},
             related=tuple(o.ref for o in others[(host, number)]),
             fixes=(Fix(f"Use one protocol for {host}:{number} in every ServiceEntry", Applicability.DISPLAY_ONLY,
                        se.ref, (), ("which protocol the service speaks must come from you",)),),

@@ -23,9 +23,11 @@ from kubectl_meshcheck import (
     Reason,
     Severity,
     Topic,
+    Workload,
     app_hints,
     canonical_name,
     effective_target_port,
+    gateway_clue,
     hookimpl,
     image_base,
     resolve_target_port,
@@ -196,6 +198,20 @@ def _protocol_fixes(svc, i: int, port: dict, hint: Hint | None, ctx, what: str) 
     if renamed is not None and not port.get("appProtocol"):
         fixes.append(renamed)
     return tuple(fixes)
+
+
+def _http_ports_behind(svc, ctx, pick) -> Iterator[tuple[int, dict, object, Hint]]:
+    """(index, port, verdict, clue) for the HTTP-family ports of a Service (not Istio's own) whose app
+    ``pick`` finds a clue against in the hints."""
+    if _istio_owned(svc):
+        return
+    for i, port in _ports(svc):
+        verdict = service_port_protocol(port)
+        if verdict.protocol not in HTTP_FAMILY:
+            continue
+        hint = pick(_hints(svc, port, ctx))
+        if hint is not None:
+            yield i, port, verdict, hint
 
 
 def _server_first(hints: list[Hint]) -> Hint | None:
@@ -426,15 +442,7 @@ def tls_port_declared_http(svc, ctx):
     https://istio.io/latest/docs/ops/configuration/traffic-management/traffic-routing/ ;
     kubernetes-sigs/metrics-server#1540.
     """
-    if _istio_owned(svc):
-        return
-    for i, port in _ports(svc):
-        verdict = service_port_protocol(port)
-        if verdict.protocol not in HTTP_FAMILY:
-            continue
-        hint = _best(_hints(svc, port, ctx), {Protocol.TLS, Protocol.HTTPS})
-        if hint is None:
-            continue
+    for i, port, verdict, hint in _http_ports_behind(svc, ctx, lambda hs: _best(hs, {Protocol.TLS, Protocol.HTTPS})):
         yield Diagnostic(
             path=f"/spec/ports/{i}",
             message=(f"port {_port_label(port)} is declared {verdict.protocol.value} ({verdict.reason.value} "
@@ -590,6 +598,51 @@ def grpc_port_declared_http(svc, ctx):
         )
 
 
+def _opaque_app(hints: list[Hint]) -> Hint | None:
+    """The clue that the app speaks a client-first TCP protocol (a database's or a broker's wire
+    protocol: PostgreSQL, Redis, MongoDB, AMQP, Kafka...): its image on that image's own port, or its
+    container port's name. A bare port number, or the image on another port (a database's web UI), is
+    not enough. Server-first apps are MC105's."""
+    return _best([h for h in hints if h.protocol in TCP_FAMILY and not h.server_first and h.strong])
+
+
+@rule(code="MC110", name="http-declared-for-tcp-app", topic=Topic.PORTS, severity=Severity.ERROR,
+      summary="a port declared http/http2/grpc in front of a database or broker that speaks its own protocol",
+      targets={"Service"}, reads={"Workload", "Ingress", "ServiceMonitor"}, fix=FixAvailability.ALWAYS)
+def http_declared_for_tcp_app(svc, ctx):
+    """What it checks: a Service port declared ``http``, ``http2``, ``grpc``, ``grpc-web`` or
+    ``http_proxy`` (by name or appProtocol) in front of an app that speaks a non-HTTP wire protocol:
+    an image of a known database or broker (PostgreSQL, Redis/Valkey, MongoDB, RabbitMQ, Kafka,
+    ZooKeeper, Memcached, Cassandra) on its own port, or a container port named ``tcp``/``mongo``/``redis``.
+    Server-first ones (MySQL, SMTP, NATS...) are MC105's; TLS ones MC104's.
+
+    What Istio does: an HTTP-declared port goes through Envoy's HTTP connection manager on both
+    sidecars; the client's first bytes (a PostgreSQL startup message, a RESP command) are no HTTP,
+    so the connection is closed with a protocol error. Explicit HTTP ports also make every sidecar
+    listen on ``0.0.0.0:<port>`` routed by Host, so other meshed pods' traffic on that port to any
+    host (an external Redis on 6379) meets the same HTTP parser.
+
+    Example: ``{name: http-redis, port: 6379}`` in front of ``image: redis:7``; ``{name: grpc, port:
+    5432}`` in front of ``postgres:16``.
+
+    Fixes: ``appProtocol: tcp`` (safe: the image and its default port agree, or the container port's
+    name says it); or rename the port ``tcp-<name>``.
+
+    References: https://istio.io/latest/docs/ops/configuration/traffic-management/protocol-selection/ ;
+    https://istio.io/latest/docs/ops/configuration/traffic-management/traffic-routing/ ;
+    reference/istio-facts.md §A1, §A6.
+    """
+    for i, port, verdict, hint in _http_ports_behind(svc, ctx, _opaque_app):
+        yield Diagnostic(
+            path=f"/spec/ports/{i}",
+            message=(f"port {_port_label(port)} is declared {verdict.protocol.value} ({verdict.reason.value} "
+                     f"{verdict.source!r}), but the app speaks {hint.app} ({hint.evidence}): the sidecars parse its "
+                     "bytes as HTTP and close the connections"),
+            args={**_port_args(port, verdict), "app": hint.app, "evidence": hint.evidence},
+            fixes=_protocol_fixes(svc, i, port, hint, ctx, hint.app),
+        )
+
+
 @rule(code="MC108", name="udp-port-not-proxied", topic=Topic.PORTS, severity=Severity.INFO,
       summary="UDP ports are not proxied: no mTLS, policy or telemetry",
       targets={"Service"}, fix=FixAvailability.NEVER)
@@ -619,32 +672,46 @@ def udp_port_not_proxied(svc, ctx):
             )
 
 
+#: reserved ports nothing outside the pod reaches on the proxy (admin, capture, agent debug, DNS,
+#: iptables probe, HBONE): a Service that targets one can only mean the app listens there
+_POD_INTERNAL = frozenset({15000, 15001, 15002, 15004, 15006, 15008, 15053})
+#: words in a Service port's name that say it reaches the proxy's own status/metrics ports on purpose
+_PROXY_WORDS = ("envoy", "istio", "proxy", "sidecar", "status", "stats", "mesh")
+
+
 @rule(code="MC109", name="istio-reserved-port", topic=Topic.PORTS, severity=Severity.ERROR,
       summary="the app uses a port the sidecar reserves (15000-15090)",
-      targets={"Workload"}, fix=FixAvailability.ALWAYS)
-def istio_reserved_port(wl, ctx):
+      targets={"Workload", "Service"}, reads={"Workload"}, fix=FixAvailability.ALWAYS)
+def istio_reserved_port(subject, ctx):
     """What it checks: an application container (not ``istio-proxy``; native sidecars included) that
     declares a container port Istio's sidecar reserves (15000, 15001, 15002, 15004, 15006, 15008,
-    15020, 15021, 15053, 15090). Istio's own workloads (gateways, istiod, proxies) are skipped.
+    15020, 15021, 15053, 15090); and a Service whose numeric ``targetPort`` is one of them, which
+    says the app listens there even when the pod template is not in the input or declares no
+    ports. On a Service, 15020, 15021 and 15090 (the agent's merged metrics, Envoy's health and
+    stats, which Prometheus reaches from outside the pod) count only when the port's name does not
+    say it is the proxy's (``http-envoy-prom``, ``status-port``). Istio's own workloads and Services
+    (gateways, istiod, proxies) are skipped.
 
     What Istio does: Envoy and pilot-agent listen on these ports inside the pod's network
     namespace. The app cannot bind them, or inbound traffic for them is taken by the proxy (15001
     and 15006 are the capture ports; 15020, 15021 and 15090 are excluded from capture).
 
-    Example: ``containerPort: 15020`` for an app's metrics.
+    Example: ``containerPort: 15020`` for an app's metrics; a Service ``{port: 80, targetPort: 15006}``.
 
     Fixes: move the app to another port (display-only: the app's configuration must change too).
 
-    References: https://istio.io/latest/docs/ops/deployment/application-requirements/#ports-used-by-istio
+    References: https://istio.io/latest/docs/ops/deployment/application-requirements/#ports-used-by-istio ;
+    reference/istio-facts.md §A7 (which ports are pod-internal).
     """
-    labels = wl.pod_labels
-    if "istio" in labels or "gateway.istio.io/managed" in wl.obj.labels or "istio.io/gateway-name" in labels:
+    if not isinstance(subject, Workload):
+        yield from _service_reserved_ports(subject, ctx)
         return
-    native = [(p, c) for p, c in wl.containers(init=True) if c.get("restartPolicy") == "Always"]
-    for path, c in [*wl.containers(), *native]:
-        if c.get("name") == "istio-proxy" or "proxyv2" in image_base(c.get("image")) or \
-                image_base(c.get("image")) in ("pilot", "proxyv2"):
-            continue
+    wl = subject
+    labels = wl.pod_labels
+    if "istio" in labels or "gateway.istio.io/managed" in wl.obj.labels or "istio.io/gateway-name" in labels \
+            or gateway_clue(wl.pod_meta, wl.pod_spec):
+        return
+    for path, c in _reserved_candidates(wl):
         for j, cp in enumerate(c.get("ports") or []):
             n = cp.get("containerPort") if isinstance(cp, dict) else None
             if n in RESERVED_PORTS:
@@ -659,6 +726,41 @@ def istio_reserved_port(wl, ctx):
                 )
 
 
+def _reserved_candidates(wl):
+    """The containers of a workload that are the app's (regular and native sidecars, not the proxy)."""
+    native = [(p, c) for p, c in wl.containers(init=True) if c.get("restartPolicy") == "Always"]
+    return [(p, c) for p, c in [*wl.containers(), *native]
+            if not (c.get("name") == "istio-proxy" or "proxyv2" in image_base(c.get("image"))
+                    or image_base(c.get("image")) in ("pilot", "proxyv2"))]
+
+
+def _service_reserved_ports(svc, ctx):
+    spec = svc.data.get("spec") or {}
+    if _istio_owned(svc) or spec.get("type") == "ExternalName" or not spec.get("selector"):
+        return
+    backends = ctx.workloads_for(svc)
+    if any(gateway_clue(wl.pod_meta, wl.pod_spec) or "istio" in wl.pod_labels for wl in backends):
+        return
+    declared = {cp.get("containerPort") for wl in backends for _, c in _reserved_candidates(wl)
+                for cp in c.get("ports") or [] if isinstance(cp, dict)}
+    for i, port in _ports(svc):
+        target = effective_target_port(port)
+        if not isinstance(target, int) or target not in RESERVED_PORTS or target in declared:
+            continue  # a container port the workload declares is reported on the workload
+        name = str(port.get("name") or "").lower()
+        if target not in _POD_INTERNAL and any(w in name for w in _PROXY_WORDS):
+            continue
+        yield Diagnostic(
+            path=f"/spec/ports/{i}/targetPort" if "targetPort" in port else f"/spec/ports/{i}/port",
+            message=(f"port {_port_label(port)} sends traffic to port {target} of the pods, which the sidecar "
+                     f"reserves for {RESERVED_PORTS[target]}: the app listening there collides with the proxy"),
+            args={"port": port.get("port"), "targetPort": target, "istioUse": RESERVED_PORTS[target],
+                  "workloads": [wl.ref.display() for wl in backends]},
+            fixes=(Fix(f"Move the app behind {svc.name} off port {target} and point targetPort at the new port",
+                       Applicability.DISPLAY_ONLY, svc.ref, (), ("the app's own listen setting must change too",)),),
+        )
+
+
 RULES = (
     port_protocol_not_declared,
     app_protocol_not_recognised,
@@ -667,6 +769,7 @@ RULES = (
     server_first_protocol_sniffed,
     externalname_port_captures_all,
     grpc_port_declared_http,
+    http_declared_for_tcp_app,
     udp_port_not_proxied,
     istio_reserved_port,
 )

@@ -42,12 +42,17 @@ from kubectl_meshcheck import (
     auto_image_containers,
     calls_quit,
     escape_pointer,
+    executed_files,
     forced_mode,
+    gateway_clue,
     hookimpl,
+    init_endpoints,
     injection_of,
     injector_webhooks,
     is_injected,
     network_at_start,
+    network_in_script,
+    only_moves_files,
     parse_proxy_config,
     parse_version,
     rule,
@@ -474,11 +479,15 @@ def hold_ignored_with_native_sidecar(wl, ctx):
 
 @rule(code="MC206", name="init-container-network-outside-mesh", topic=Topic.STARTUP, severity=Severity.WARNING,
       summary="an init container uses the network in an injected pod: it bypasses the mesh or fails",
-      targets={"Workload"}, fix=FixAvailability.ALWAYS)
+      targets={"Workload"}, reads={"Service"}, fix=FixAvailability.ALWAYS)
 def init_container_network_outside_mesh(wl, ctx):
     """What it checks: a user init container in an injected pod with a classic sidecar that uses the
-    network (migrations, curl/wget, database clients, config fetches). Init containers running as UID
-    1337 on purpose are not flagged; nor are pods with ``interceptionMode: NONE``.
+    network: its command runs a network client or a migration tool (curl, wget, nc, psql, flyway,
+    vault, kubectl...), its image is one that dials out by itself (Vault agent, git-sync, the Cloud SQL
+    proxy...), or its env, args or mounted ConfigMap files name an endpoint (``PGHOST``, a DSN, a JDBC
+    URL, ``host:port``), in-cluster ones included: the same endpoint inventory the egress topic builds.
+    Init containers running as UID 1337 on purpose are not flagged; nor are pods with
+    ``interceptionMode: NONE``.
 
     What Istio does: init containers run before any regular container, so before a classic
     istio-proxy (hold does not help them). With ``istio-init`` the injector puts iptables setup
@@ -508,7 +517,7 @@ def init_container_network_outside_mesh(wl, ctx):
             continue
         if (c.get("securityContext") or {}).get("runAsUser") == 1337:
             continue
-        evidence = network_at_start(c)
+        evidence, named = _init_network(wl, c, ctx)
         if not evidence:
             continue
         fixes = [f for f in (_native_fix(wl, ctx, "the proxy starts before the remaining init containers"),) if f]
@@ -531,9 +540,24 @@ def init_container_network_outside_mesh(wl, ctx):
         yield Diagnostic(
             path=path,
             message=f"init container {c.get('name')!r} {evidence}; {what}",
-            args={"container": c.get("name"), "evidence": evidence, "iptables": inj.iptables},
+            args={"container": c.get("name"), "evidence": evidence, "iptables": inj.iptables,
+                  "endpoints": [ep.display() for ep in named]},
             fixes=tuple(fixes),
         )
+
+
+def _init_network(wl, c, ctx) -> tuple[str, list]:
+    """(evidence, endpoints) that an init container uses the network: its command or image; the scripts
+    it runs from mounted files; the endpoints its env and args name, and those of its mounted config
+    unless it runs a script (which says what it does) or only moves files (a config copier)."""
+    scripts = executed_files(wl, c, ctx)
+    evidence = network_at_start(c) or next((f"runs {where}, which {found}" for where, text in scripts
+                                            if (found := network_in_script(text))), "")
+    named = [ep for ep in init_endpoints(wl, ctx) if ep.container == c.get("name")
+             and not (ep.found_in.startswith("file ") and (scripts or only_moves_files(c)))]
+    if not evidence and named:
+        evidence = f"names {named[0].display()} ({named[0].app}, {named[0].found_in})"
+    return evidence, named
 
 
 def _uid(sc) -> object:
@@ -546,7 +570,9 @@ def _uid(sc) -> object:
 def app_runs_as_proxy_uid(wl, ctx):
     """What it checks: ``runAsUser: 1337`` in the pod's ``securityContext`` or in a regular app container's
     (not istio-proxy). Init containers are not checked: 1337 there is a documented workaround
-    (MC206).
+    (MC206). Istio's gateways are skipped: a pod injected with the ``gateway`` template, or whose
+    only container is the proxy (``istio-proxy``, the ``proxyv2`` image), *is* the proxy and runs as
+    1337 by design (istio/gateway chart; istio.io "Installing Gateways").
 
     What Istio does: the proxy runs as UID 1337 and iptables lets traffic from UID 1337 leave
     without redirecting it, so an app running as 1337 bypasses the sidecar: no mTLS, no policy,
@@ -557,8 +583,11 @@ def app_runs_as_proxy_uid(wl, ctx):
     Fixes: run the app as another UID (display-only: the image's file ownership decides which).
 
     References: https://istio.io/latest/docs/reference/config/analysis/ist0144/ ;
-    https://istio.io/latest/docs/ops/deployment/application-requirements/
+    https://istio.io/latest/docs/ops/deployment/application-requirements/ ;
+    https://istio.io/latest/docs/setup/additional-setup/gateway/
     """
+    if gateway_clue(wl.pod_meta, wl.pod_spec):
+        return  # a gateway is the proxy: UID 1337 is its own, by design
     hits = []
     if _uid(wl.pod_spec.get("securityContext")) == 1337:
         hits.append((f"{wl.spec_path}/securityContext/runAsUser", "the pod"))
@@ -576,20 +605,37 @@ def app_runs_as_proxy_uid(wl, ctx):
         )
 
 
-@rule(code="MC208", name="sidecar-wait-loop", topic=Topic.STARTUP, severity=Severity.WARNING,
-      summary="an entrypoint polls the sidecar (15020/15021) where that hangs (ambient) or is obsolete",
+def _wait_loops(wl):
+    """(path, container, is init) for each container whose entrypoint polls the sidecar's readiness."""
+    loops = [(p, c, False) for p, c in _app_containers(wl) if waits_for_sidecar(c)]
+    return loops + [(p, c, True) for p, c in wl.containers(init=True)
+                    if waits_for_sidecar(c) and c.get("restartPolicy") != "Always"]
+
+
+def _wait_loop_finding(wl, path, c, init: bool, inj, why: str) -> Diagnostic:
+    return Diagnostic(
+        path=path,
+        message=f"container {c.get('name')!r} waits for the sidecar on localhost:15020/15021; {why}",
+        args={"container": c.get("name"), "placement": inj.placement, "init": init},
+        fixes=(Fix(f"Remove the sidecar wait loop from {c.get('name')!r}'s command", Applicability.DISPLAY_ONLY,
+                   wl.ref),),
+    )
+
+
+@rule(code="MC208", name="sidecar-wait-loop", topic=Topic.STARTUP, severity=Severity.ERROR,
+      summary="an entrypoint polls the sidecar (15020/15021) where nothing will ever answer: the pod never starts",
       targets={"Workload"}, fix=FixAvailability.ALWAYS, sidecar_only=False)
 def sidecar_wait_loop(wl, ctx):
     """What it checks: a container whose command polls the sidecar's readiness on localhost
     (``until curl -fsI http://localhost:15021/healthz/ready; do sleep 1; done``, or 15020) in a pod
-    where that is wrong: ambient or out of the mesh (nothing answers), an init container beside a
-    classic sidecar (which starts only after the init containers), or with a native sidecar or hold
-    in effect (the loop is obsolete).
+    where nothing will answer: ambient or out of the mesh, or an init container beside a classic
+    sidecar (which starts only after the init containers). A ``POST .../quitquitquit`` at the end of
+    a job is no wait (one failed call when there is no sidecar). Loops made obsolete by native
+    sidecars or hold are MC219's.
 
     What Istio does: 15021 (Envoy) and 15020 (pilot-agent) answer only inside a pod with a sidecar.
     In ambient mode ztunnel's readiness port is on the ztunnel pod, not in yours, so the loop never
-    ends and the pod never starts. With hold or a native sidecar the kubelet already starts the app
-    after the proxy is ready.
+    ends and the pod never starts.
 
     Example: a Deployment moved to an ``istio.io/dataplane-mode=ambient`` namespace whose
     entrypoint still waits for 15021.
@@ -598,33 +644,54 @@ def sidecar_wait_loop(wl, ctx):
     rely on ``holdApplicationUntilProxyStarts`` or native sidecars instead.
 
     References: https://istio.io/latest/docs/ambient/architecture/traffic-redirection/ ;
-    https://istio.io/latest/docs/ops/deployment/application-requirements/#ports-used-by-istio
+    https://istio.io/latest/docs/ops/deployment/application-requirements/#ports-used-by-istio ;
+    reference/istio-facts.md §B4, §B5
     """
-    loops = [(p, c, False) for p, c in _app_containers(wl) if waits_for_sidecar(c)]
-    loops += [(p, c, True) for p, c in wl.containers(init=True)
-              if waits_for_sidecar(c) and c.get("restartPolicy") != "Always"]
+    loops = _wait_loops(wl)
     if not loops:
         return
     inj = injection_of(wl, ctx)
     for path, c, init in loops:
         if inj.placement in ("ambient", "none"):
-            why = (f"the pod has no sidecar ({inj.native_reason}): nothing answers on 15020/15021, so the loop "
-                   "never ends and the container never starts")
+            yield _wait_loop_finding(wl, path, c, init, inj, (
+                f"the pod has no sidecar ({inj.native_reason}): nothing answers on 15020/15021, so the loop never "
+                "ends and the container never starts"))
         elif init and not inj.native:
-            why = ("it is an init container and the classic sidecar starts only after every init container has "
-                   "finished: the loop never ends and the pod never starts")
-        elif inj.native or inj.hold.in_effect:
-            why = ("obsolete: " + ("the native sidecar" if inj.native else f"hold ({inj.hold.source})")
-                   + " already starts the app after the proxy is ready")
-        else:
-            continue
-        yield Diagnostic(
-            path=path,
-            message=f"container {c.get('name')!r} waits for the sidecar on localhost:15020/15021; {why}",
-            args={"container": c.get("name"), "placement": inj.placement, "init": init},
-            fixes=(Fix(f"Remove the sidecar wait loop from {c.get('name')!r}'s command", Applicability.DISPLAY_ONLY,
-                       wl.ref),),
-        )
+            yield _wait_loop_finding(wl, path, c, init, inj, (
+                "it is an init container and the classic sidecar starts only after every init container has "
+                "finished: the loop never ends and the pod never starts"))
+
+
+@rule(code="MC219", name="sidecar-wait-loop-obsolete", topic=Topic.STARTUP, severity=Severity.INFO,
+      summary="an entrypoint polls the sidecar although native sidecars or hold already start the app after it",
+      targets={"Workload"}, fix=FixAvailability.ALWAYS)
+def sidecar_wait_loop_obsolete(wl, ctx):
+    """What it checks: a sidecar wait loop (as MC208 finds them) in a pod where a native sidecar or
+    ``holdApplicationUntilProxyStarts`` is in effect.
+
+    What Istio does: with hold or a native sidecar the kubelet already starts the app after the
+    proxy is ready, so the loop passes at once: harmless, but one more thing to keep and to break
+    when the pod moves to ambient (MC208).
+
+    Example: ``while ! wget -q -O- http://127.0.0.1:15020/healthz/ready; do sleep 1; done; exec app``
+    with ``sidecar.istio.io/nativeSidecar: "true"``.
+
+    Fixes: remove the loop from the command (display-only: the command is yours).
+
+    References: https://istio.io/latest/blog/2023/native-sidecars/ ; reference/istio-facts.md §B5
+    """
+    loops = _wait_loops(wl)
+    if not loops:
+        return
+    inj = injection_of(wl, ctx)
+    if inj.placement in ("ambient", "none") or not (inj.native or inj.hold.in_effect):
+        return
+    for path, c, init in loops:
+        if init and not inj.native:
+            continue  # MC208's: it never ends
+        yield _wait_loop_finding(wl, path, c, init, inj, (
+            "obsolete: " + ("the native sidecar" if inj.native else f"hold ({inj.hold.source})")
+            + " already starts the app after the proxy is ready"))
 
 
 INJECTION_LABEL, REV_LABEL, DATAPLANE_LABEL = "istio-injection", "istio.io/rev", "istio.io/dataplane-mode"
@@ -1126,7 +1193,7 @@ def istio_annotation_alpha(subject, ctx):
             )
 
 
-@rule(code="MC218", name="istio-annotation-invalid-value", topic=Topic.STARTUP, severity=Severity.WARNING,
+@rule(code="MC218", name="istio-annotation-invalid-value", topic=Topic.STARTUP, severity=Severity.ERROR,
       summary="an injection annotation has a value the injector rejects, so injection of the pods fails",
       targets={"Workload"}, fix=FixAvailability.ALWAYS, sidecar_only=False, ist_codes=("IST0125",))
 def istio_annotation_invalid_value(wl, ctx):
@@ -1139,7 +1206,9 @@ def istio_annotation_invalid_value(wl, ctx):
 
     What Istio does: the injector checks these annotations with the validators of
     ``AnnotationValidation`` (pkg/kube/inject/validate.go); an invalid value makes injection of the
-    pod fail. ``istioctl analyze`` reports the same values as IST0125, on Pods (annotations.go).
+    pod fail, and as the injector webhook's ``failurePolicy`` is ``Fail`` the pod is not created
+    (reference/istio-facts.md §C6; an error, as MC309 for the IP-range annotations).
+    ``istioctl analyze`` reports the same values as IST0125, on Pods (annotations.go).
 
     Example: ``readiness.status.sidecar.istio.io/periodSeconds: "10s"``.
 
@@ -1177,6 +1246,7 @@ RULES = (
     init_container_network_outside_mesh,
     app_runs_as_proxy_uid,
     sidecar_wait_loop,
+    sidecar_wait_loop_obsolete,
     namespace_not_injected,
     pod_missing_proxy,
     namespace_conflicting_mesh_labels,

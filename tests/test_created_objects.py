@@ -101,8 +101,8 @@ def test_egress_yaml_is_a_stream_to_apply_that_clears_the_findings():
 
 
 def test_two_workloads_dialling_one_host_share_one_entry_with_both_ports():
-    a = deployment("crm", env=[{"name": "API", "value": "https://api.partner.example/v1"}])
-    b = obj({**deployment("crm", env=[{"name": "API", "value": "http://api.partner.example:8080/x"}]).data,
+    a = deployment("crm", env=[{"name": "API", "value": "https://api.partner.example.com/v1"}])
+    b = obj({**deployment("crm", env=[{"name": "API", "value": "http://api.partner.example.com:8080/x"}]).data,
              "metadata": {"name": "other", "namespace": "crm"}})
     result = run_rules([a, b, obj(REGISTRY_ONLY_SIDECAR)], UNREGISTERED)
     from kubectl_meshcheck.views import proposed_service_entries
@@ -115,7 +115,7 @@ def test_a_sidecar_that_hides_the_new_entry_is_patched_with_it():
     rules = Path(__file__).parent / "rules" / "MC301"
     (f,) = [f for f in run_rules(load_objects(rules / "fail.sidecar-egress-hosts.yaml"), ["MC301"]).findings]
     importing, creating = f.fixes
-    assert importing.fix.ops[-1].value == "shared-egress/api.partner.example" and importing.verified
+    assert importing.fix.ops[-1].value == "shared-egress/api.partner.example.com" and importing.verified
     (also,) = creating.fix.also  # a new entry in billing is hidden the same way: it is imported with it
-    assert also.target.kind == "Sidecar" and also.ops[-1].value == "./api.partner.example"
+    assert also.target.kind == "Sidecar" and also.ops[-1].value == "./api.partner.example.com"
     assert creating.verified is True

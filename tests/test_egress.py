@@ -194,21 +194,21 @@ def test_no_secret_of_the_example_is_printed_in_any_format():
 
 def test_kubelet_variable_expansion_and_host_variables_are_followed():
     env = [{"name": "DB_HOST", "value": "wordpress-mysql"},
-           {"name": "API_HOST", "value": "api.partner.example"}, {"name": "API_PORT", "value": "8443"},
+           {"name": "API_HOST", "value": "api.partner.example.com"}, {"name": "API_PORT", "value": "8443"},
            {"name": "COLLECTOR", "value": "otel-gw.example.org"},
            {"name": "OTLP", "value": "http://$(COLLECTOR):4318"}]
     got = {(e.host, e.port, e.in_cluster) for e in eps_of(deployment("shop", env))}
-    assert got == {("wordpress-mysql", None, True), ("api.partner.example", 8443, False),
+    assert got == {("wordpress-mysql", None, True), ("api.partner.example.com", 8443, False),
                    ("otel-gw.example.org", 4318, False)}
 
 
 def test_rules_follow_configmap_references_in_file_input(host):
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "app", "namespace": "shop"},
-          "data": {"api": "https://api.partner.example/v2?api_key=k-123456"}}
+          "data": {"api": "https://api.partner.example.com/v2?api_key=k-123456"}}
     d = deployment("shop", [{"name": "PARTNER", "valueFrom": {"configMapKeyRef": {"name": "app", "key": "api"}}}])
     (f,) = [f for f in run_rules([obj(cm), d], ["MC303"], host).findings if f.code == "MC303"]
     assert f.diagnostic.args["foundIn"] == "env PARTNER (ConfigMap shop/app key api)"
-    assert f.diagnostic.args["text"] == "https://api.partner.example/v2?api_key=****"
+    assert f.diagnostic.args["text"] == "https://api.partner.example.com/v2?api_key=****"
     assert f.diagnostic.path == "/spec/template/spec/containers/0/env/0/valueFrom/configMapKeyRef"
 
 

@@ -65,7 +65,7 @@ def test_a_field_of_the_wrong_type_is_one_line_naming_file_line_object_and_field
     assert errors == [
         f"error: {bad}:7: Deployment shop/web: metadata.annotations.sidecar.istio.io/inject must be a string, "
         "not a boolean (quote it: \"true\")",
-        f"error: {bad}:19: Service api: spec.ports[0].port must be an integer, not a string"]
+        f"error: {bad}:19: Service default/api: spec.ports[0].port must be an integer, not a string"]
     import json
     rows = json.loads(proc.stdout)["rows"]
     assert [r["service"] for r in rows] == ["ok"]  # the rest is still analysed

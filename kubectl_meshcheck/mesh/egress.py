@@ -81,7 +81,10 @@ SERVER_FIRST_APPS = frozenset({"MySQL", "SMTP", "NATS", "FTP"})
 #: databases and brokers that keep connections open for a long time (pools)
 LONG_LIVED_APPS = frozenset({"PostgreSQL", "MySQL", "MongoDB", "Redis", "AMQP", "Kafka", "SQL Server", "Oracle",
                              "Cassandra", "NATS"})
-_HOST_KEY = re.compile(r"(^|_)(HOST|HOSTNAME|ADDR|ADDRESS|SERVER|SERVERS|ENDPOINT|BROKERS?|URL|URI|DSN|IP)$", re.I)
+_HOST_KEY = re.compile(
+    r"(^|_|^PG)(HOST|HOSTNAME|HOSTADDR|ADDR|ADDRESS|SERVER|SERVERS|ENDPOINT|BROKERS?|URL|URI|DSN|IP)$", re.I)
+#: libpq-style keyword DSNs: ``host=db.shop port=5432 dbname=orders``
+_KEYWORD_DSN = re.compile(r"(?:^|\s)host=(?P<host>[A-Za-z0-9.\-]+)(?=\s|$)(?:.*?\sport=(?P<port>\d{2,5}))?", re.I)
 _URL = re.compile(r"(?P<jdbc>jdbc:)?(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?P<rest>[^\s'\"<>`]+)")
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
 _HOSTNAME = rf"{_LABEL}(?:\.{_LABEL})*"
@@ -92,6 +95,8 @@ _ORACLE = re.compile(rf"jdbc:oracle:[a-z]+:[^@\s]*@(?://)?(?P<host>{_HOSTNAME}):
 _CLOUDSQL = re.compile(r"(?<![\w-])([a-z][a-z0-9\-]{4,28}[a-z0-9]:[a-z]+-[a-z]+\d:[a-z0-9][a-z0-9\-]*)(?:=tcp:\d+)?")
 _VAR = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 CLUSTER_SUFFIXES = (".svc", ".svc.cluster.local", ".cluster.local")
+#: top-level domains no one names a namespace after
+CLASSIC_TLDS = frozenset({"com", "net", "org", "edu", "gov", "mil", "int", "biz", "info", "name", "pro"})
 SKIP_HOSTS = frozenset({"tcp", "udp", "localhost", "0.0.0.0", "127.0.0.1", "::", "::1", "host.docker.internal"})
 
 
@@ -131,6 +136,16 @@ class Endpoint:
         return Protocol.TCP
 
     @property
+    def could_be_service(self) -> str:
+        """For an external ``x.y`` name whose ``y`` reads like a namespace (not a classic gTLD or a
+        country code): ``Service x in namespace y``, which pods try first through the search list, in a
+        namespace the input does not show. What would make the endpoint in-cluster; "" otherwise."""
+        labels = self.host.split(".")
+        if self.in_cluster or self.is_ip or len(labels) != 2 or len(labels[1]) <= 2 or labels[1] in CLASSIC_TLDS:
+            return ""
+        return f"Service {labels[0]} in namespace {labels[1]}"
+
+    @property
     def long_lived(self) -> bool:
         return self.app in LONG_LIVED_APPS
 
@@ -140,7 +155,8 @@ class Endpoint:
     def to_json(self) -> dict[str, Any]:
         return {"host": self.host, "port": self.port, "app": self.app, "protocol": self.protocol.value,
                 "tls": self.tls, "serverFirst": self.server_first, "container": self.container,
-                "foundIn": self.found_in, "text": self.text, "inCluster": self.in_cluster, "why": self.why}
+                "foundIn": self.found_in, "text": self.text, "inCluster": self.in_cluster, "why": self.why,
+                "couldBeService": self.could_be_service or None}
 
 
 @functools.lru_cache(maxsize=8192)  # the same hosts recur across every workload and ServiceEntry
@@ -229,6 +245,9 @@ def scan_text(text: str, key: str | None = None, siblings: dict[str, str] | None
     for m in _ORACLE.finditer(rest):
         out.append(_Raw(m.group("host").lower(), _port(m.group("port")), "Oracle", False, False, "oracle"))
         rest = rest.replace(m.group(0), " ")
+    for m in _KEYWORD_DSN.finditer(rest):
+        out.append(_from_port(m.group("host").lower(), _port(m.group("port")), hint or "PostgreSQL"))
+        rest = rest.replace(m.group(0), " ")
     for m in _CLOUDSQL.finditer(rest):
         out.append(_Raw("sqladmin.googleapis.com", 443, "HTTPS", True, False, "cloudsql"))
         rest = rest.replace(m.group(0), " ")
@@ -242,7 +261,7 @@ def scan_text(text: str, key: str | None = None, siblings: dict[str, str] | None
         value = text.strip()
         sibling_port = None
         if siblings is not None:
-            prefix = re.sub(r"(HOST|HOSTNAME|ADDR|ADDRESS|SERVER|IP)$", "", key, flags=re.I)
+            prefix = re.sub(r"(HOST|HOSTNAME|HOSTADDR|ADDR|ADDRESS|SERVER|IP)$", "", key, flags=re.I)
             sibling_port = _port((siblings.get(prefix + "PORT") or "").strip())
         if is_ip(value) or (re.fullmatch(_HOSTNAME, value) and re.search(r"[a-z]", value.lower())):
             out.append(_from_port(value.lower(), sibling_port, hint))
@@ -268,18 +287,45 @@ class ClusterNames:
 
 
 def cluster_names(services: Iterable[K8sObject], namespaces: Iterable[str] = ()) -> ClusterNames:
-    svcs, ips = set(), set()
+    """The input's Services, cluster IPs and namespaces (named by a Namespace object or holding a Service)."""
+    svcs, ips, spaces = set(), set(), set(namespaces)
     for s in services:
         svcs.add((s.namespace or "", s.name))
+        if s.namespace:
+            spaces.add(s.namespace)
         spec = s.data.get("spec") or {}
         for ip in [spec.get("clusterIP"), *(spec.get("clusterIPs") or [])]:
             if ip and ip != "None":
                 ips.add(str(ip))
-    return ClusterNames(frozenset(svcs), frozenset(ips), frozenset(namespaces))
+    return ClusterNames(frozenset(svcs), frozenset(ips), frozenset(spaces))
+
+
+@functools.lru_cache(maxsize=1)
+def _suffix_list():
+    """The Public Suffix List bundled with ``publicsuffixlist`` (offline; ~50 ms to parse, so only
+    loaded when a dotted name needs it, never for ``--help``)."""
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList()
+
+
+@functools.lru_cache(maxsize=8192)
+def public_suffix(host: str) -> str | None:
+    """The public suffix a host ends in (``com``, ``co.uk``), or None when its last label is none:
+    such a name cannot be resolved on the internet."""
+    return _suffix_list().publicsuffix(host.lower().rstrip("."), accept_unknown=False)
 
 
 def classify(host: str, namespace: str, names: ClusterNames) -> tuple[bool, str]:
-    """(in cluster?, why) for a host a pod in ``namespace`` dials."""
+    """(in cluster?, why) for a host a pod in ``namespace`` dials.
+
+    Pods resolve names through the search list ``<ns>.svc.<domain> svc.<domain> <domain>`` with
+    ``ndots:5`` (Kubernetes DNS for Services and Pods), so ``x.y`` is first tried as Service ``x`` of
+    namespace ``y``. A name whose last label is no public suffix (``db.internal``, ``mysql.vm``)
+    cannot be on the internet: it is in-cluster or a search-domain name, whatever the input holds.
+    Limit: such a name served by private DNS outside Kubernetes (a cloud VPC's ``*.internal`` VM) is
+    not in Istio's registry either, so under REGISTRY_ONLY it needs a ServiceEntry; it is judged
+    in-cluster here, so that case goes unreported."""
     h = host.lower().rstrip(".")
     if is_ip(h):
         if h in names.cluster_ips:
@@ -292,8 +338,15 @@ def classify(host: str, namespace: str, names: ClusterNames) -> tuple[bool, str]
         if (namespace, h) in names.services:
             return True, f"Service {namespace}/{h}"
         return True, "a short name, resolved in the pod's namespace (no Service of that name in the input)"
-    if len(labels) == 2 and ((labels[1], labels[0]) in names.services or labels[1] in names.namespaces):
+    if len(labels) == 2 and ((labels[1], labels[0]) in names.services or labels[1] in names.namespaces
+                             or labels[1] == namespace):
         return True, f"<service>.<namespace> name of namespace {labels[1]}"
+    if public_suffix(h) is None:
+        return True, (f"its last label {labels[-1]!r} is no public suffix: not an internet name, so an in-cluster "
+                      "or search-domain name")
+    if len(labels) == 2:
+        return False, (f"an external DNS name (or Service {labels[0]} of a namespace {labels[1]} the input does "
+                       "not show: pods try <service>.<namespace> first)")
     return False, "an external DNS name"
 
 
@@ -370,11 +423,11 @@ def referenced_configmaps(spec: dict) -> set[str]:
     return names
 
 
-def _mounted_files(c: dict, path: str, volumes: dict[str, list[tuple[str, dict]]], namespace: str,
-                   lookup: ConfigMapLookup | None) -> list[tuple[str | None, str, str, str, str]]:
-    """(setting key, value, found_in, path, shown) per line of the ConfigMap files the container mounts:
-    ``spring.datasource.url=jdbc:...`` in ``/etc/app/application.properties`` line 12."""
-    out: list[tuple[str | None, str, str, str, str]] = []
+def _mounted_texts(c: dict, volumes: dict[str, list[tuple[str, dict]]], namespace: str,
+                   lookup: ConfigMapLookup | None) -> list[tuple[str, str, int, str]]:
+    """(file path in the container, ConfigMap name, volumeMount index, content) of the ConfigMap files
+    the container mounts (``items`` and ``subPath`` honoured; files over MAX_FILE_BYTES left out)."""
+    out: list[tuple[str, str, int, str]] = []
     if lookup is None:
         return out
     for i, m in enumerate(c.get("volumeMounts") or []):
@@ -389,27 +442,61 @@ def _mounted_files(c: dict, path: str, volumes: dict[str, list[tuple[str, dict]]
                 if (items and key not in items) or (sub and file != sub) or not isinstance(content, str) \
                         or len(content) > MAX_FILE_BYTES:
                     continue
-                where = base if sub else f"{base}/{file}"
-                for n, line in enumerate(content.splitlines(), 1):
-                    if ("." not in line and ":" not in line) or line.lstrip().startswith(("#", ";", "//")):
-                        continue  # comments, and lines that cannot name a host (no dot, no colon)
-                    line = re.sub(r"^(\s*)- ", r"\1", line)  # a YAML list item: "- endpoint: http://..."
-                    kv = _SETTING.match(line)
-                    setting = re.sub(r"[.\-]", "_", kv.group("key")).upper() if kv else None
-                    value = kv.group("value").strip("\"'") if kv else line
-                    out.append((setting, value, f"file {where}:{n} (ConfigMap {namespace}/{cm_name})",
-                                f"{path}/volumeMounts/{i}", redact_env(setting, value)))
+                out.append((base if sub else f"{base}/{file}", cm_name, i, content))
     return out
 
 
-def inventory(wl: Workload, names: ClusterNames, lookup: ConfigMapLookup | None = None) -> list[Endpoint]:
-    """Every endpoint the workload's containers mention, classified, deduplicated by (container, host, port)."""
+def _mounted_files(c: dict, path: str, volumes: dict[str, list[tuple[str, dict]]], namespace: str,
+                   lookup: ConfigMapLookup | None) -> list[tuple[str | None, str, str, str, str]]:
+    """(setting key, value, found_in, path, shown) per line of the ConfigMap files the container mounts:
+    ``spring.datasource.url=jdbc:...`` in ``/etc/app/application.properties`` line 12."""
+    out: list[tuple[str | None, str, str, str, str]] = []
+    for where, cm_name, i, content in _mounted_texts(c, volumes, namespace, lookup):
+        for n, line in enumerate(content.splitlines(), 1):
+            if ("." not in line and ":" not in line) or line.lstrip().startswith(("#", ";", "//")):
+                continue  # comments, and lines that cannot name a host (no dot, no colon)
+            line = re.sub(r"^(\s*)- ", r"\1", line)  # a YAML list item: "- endpoint: http://..."
+            kv = _SETTING.match(line)
+            setting = re.sub(r"[.\-]", "_", kv.group("key")).upper() if kv else None
+            value = kv.group("value").strip("\"'") if kv else line
+            out.append((setting, value, f"file {where}:{n} (ConfigMap {namespace}/{cm_name})",
+                        f"{path}/volumeMounts/{i}", redact_env(setting, value)))
+    return out
+
+
+def executed_files(wl: Workload, container: dict, ctx: Any) -> list[tuple[str, str]]:
+    """(path, content) of the mounted ConfigMap files a container's command or args run
+    (``sh /readonly-config/init.sh``): what the container really does at start is in them."""
+    text = " ".join(str(a) for a in [*(container.get("command") or []), *(container.get("args") or [])])
+    if not text:
+        return []
+    files = _mounted_texts(container, _configmap_volumes(wl.pod_spec), wl.namespace or "default",
+                           lambda n, name: ctx.get("ConfigMap", n, name))
+    return [(where, content) for where, _, _, content in files
+            if re.search(rf"(?<![\w/.-]){re.escape(where)}(?![\w/.-])", text)]
+
+
+#: Istio's own init containers: never part of the app's inventory
+_ISTIO_INIT = frozenset({"istio-init", "istio-validation", "enable-core-dump", "istio-proxy"})
+
+
+def inventory(wl: Workload, names: ClusterNames, lookup: ConfigMapLookup | None = None,
+              init: bool = False) -> list[Endpoint]:
+    """Every endpoint the workload's containers mention, classified, deduplicated by (container, host, port).
+
+    The app's containers (regular ones and native sidecars), or with ``init=True`` its run-once init
+    containers (Istio's own left out): what they dial before any classic sidecar is up."""
     ns = wl.namespace or "default"
     out: list[Endpoint] = []
     seen: set[tuple] = set()
-    native = [(p, c) for p, c in wl.containers(init=True) if c.get("restartPolicy") == "Always"]
+    if init:
+        chosen = [(p, c) for p, c in wl.containers(init=True)
+                  if c.get("restartPolicy") != "Always" and c.get("name") not in _ISTIO_INIT]
+    else:
+        chosen = [*wl.containers(),
+                  *((p, c) for p, c in wl.containers(init=True) if c.get("restartPolicy") == "Always")]
     volumes = _configmap_volumes(wl.pod_spec)
-    for path, c in [*wl.containers(), *native]:
+    for path, c in chosen:
         cname = str(c.get("name") or "")
         if cname == "istio-proxy":
             continue
@@ -686,6 +773,37 @@ def covering(index: EntryIndex, ep: Endpoint) -> Coverage:
     return Coverage(partial, "host", True) if partial is not None else Coverage(None)
 
 
+# -- DNS capture and address auto-allocation (§C7) ----------------------------------------------------
+
+AUTOALLOCATE_OPT_OUT = "networking.istio.io/enable-autoallocate-ip"
+
+
+def auto_allocated(se: K8sObject, mesh: MeshConfig, istiod_allocates: bool) -> bool:
+    """Do sidecars reach this address-less ServiceEntry through an auto-allocated VIP, so its TCP ports
+    are no ``0.0.0.0:<port>`` listener taking every connection on the port?
+
+    Sidecars use auto-allocated IPs only with DNS capture on (``ISTIO_META_DNS_CAPTURE``;
+    ``nodeUsesAutoallocatedIPs``). Then the agent's v1 allocation (``ISTIO_META_DNS_AUTO_ALLOCATE``)
+    gives every such entry one, as istioctl's IST0134 reads it; istiod's v2 allocator
+    (``istiod_allocates``: PILOT_ENABLE_IP_AUTOALLOCATE, default on since 1.25) does too, except for
+    ``resolution: NONE``, wildcard hosts and entries labelled
+    ``networking.istio.io/enable-autoallocate-ip: "false"`` (reference/istio-facts.md §C7). Whether the
+    agent's v1 allocation also skips NONE/wildcards is UNCONFIRMED (taken as IST0134 does: it does not)."""
+    spec = se_spec(se)
+    if spec.get("addresses"):
+        return False
+    meta = mesh.get("defaultConfig.proxyMetadata") or {}
+    if str(meta.get("ISTIO_META_DNS_CAPTURE")).lower() != "true":
+        return False
+    if str(meta.get("ISTIO_META_DNS_AUTO_ALLOCATE")).lower() == "true":
+        return True
+    hosts = [h for h in spec.get("hosts") or [] if isinstance(h, str)]
+    if str(spec.get("resolution") or "NONE").upper() == "NONE" or any("*" in h for h in hosts) \
+            or str(se.labels.get(AUTOALLOCATE_OPT_OUT)).lower() == "false":
+        return False
+    return istiod_allocates
+
+
 # -- what else listens on the port ------------------------------------------------------------------
 
 
@@ -701,10 +819,12 @@ class Capture:
         return {"object": self.ref.display(), "port": self.port, "listener": self.how}
 
 
-def wildcard_listeners(services: Iterable[K8sObject], entries: Iterable[K8sObject]) -> dict[int, list[Capture]]:
+def wildcard_listeners(services: Iterable[K8sObject], entries: Iterable[K8sObject],
+                       has_vip: Callable[[K8sObject], bool] | None = None) -> dict[int, list[Capture]]:
     """port -> the Services / ServiceEntries that make sidecars listen on ``0.0.0.0:<port>`` (A6):
     explicit HTTP ports of any Service; TCP/sniffed ports without a VIP (headless, ExternalName,
-    ServiceEntries without ``addresses``). UDP ports are not proxied."""
+    ServiceEntries without ``addresses`` unless ``has_vip`` says sidecars use an auto-allocated one).
+    UDP ports are not proxied."""
     out: dict[int, list[Capture]] = {}
     for svc in services:
         spec = svc.data.get("spec") or {}
@@ -725,7 +845,8 @@ def wildcard_listeners(services: Iterable[K8sObject], entries: Iterable[K8sObjec
             proto = se_port_protocol(p)
             if proto in HTTP_FAMILY:
                 out.setdefault(p["number"], []).append(Capture(se.ref, p["number"], "HTTP"))
-            elif not spec.get("addresses") and proto not in (Protocol.UDP, Protocol.HTTPS, Protocol.TLS):
+            elif not spec.get("addresses") and proto not in (Protocol.UDP, Protocol.HTTPS, Protocol.TLS) \
+                    and not (has_vip is not None and has_vip(se)):
                 out.setdefault(p["number"], []).append(Capture(se.ref, p["number"], "TCP"))
     return out
 
@@ -933,11 +1054,12 @@ def _of_entry(memo: dict, key: tuple, se: K8sObject, compute: Callable[[], Any])
     return hit[1]
 
 
-def _entry_listeners(entries: list[K8sObject], memo: dict) -> dict[int, list[Capture]]:
+def _entry_listeners(entries: list[K8sObject], memo: dict,
+                     has_vip: Callable[[K8sObject], bool] | None = None) -> dict[int, list[Capture]]:
     """wildcard_listeners of the entries, each entry's part memoised (:func:`_of_entry`)."""
     out: dict[int, list[Capture]] = {}
     for se in entries:
-        part = _of_entry(memo, ("listeners", se.ref), se, lambda se=se: wildcard_listeners([], [se]))
+        part = _of_entry(memo, ("listeners", se.ref), se, lambda se=se: wildcard_listeners([], [se], has_vip))
         for port, caps in part.items():
             out.setdefault(port, []).extend(caps)
     return out
@@ -976,13 +1098,15 @@ def _entry_facts(ctx: Any, ns: str, services: list[K8sObject], sidecar: K8sObjec
         seen = EntryIndex([se for se in _patched(visible, delta, ns, mesh) if imported(se, ns, imports)])
     by_services = ctx.cached(("egress.listeners.services",), lambda: wildcard_listeners(services, []),
                              kinds={"Service"})
+    settings = ctx.injector_settings
+    has_vip = functools.partial(auto_allocated, mesh=mesh, istiod_allocates=settings.istiod_allocates_ips)
     if delta is None and "Service" not in ctx.changed_kinds():
         listeners = base.cached(("egress.listeners", ns), lambda: _merged(
-            by_services, _entry_listeners(visible, per_entry)))
+            by_services, _entry_listeners(visible, per_entry, has_vip)))
     else:
         of_entries = {port: [c for c in caps if c.ref.key not in removed]
-                      for port, caps in _entry_listeners(visible, per_entry).items()}
-        listeners = _merged(by_services, _merged(of_entries, wildcard_listeners([], added)))
+                      for port, caps in _entry_listeners(visible, per_entry, has_vip).items()}
+        listeners = _merged(by_services, _merged(of_entries, wildcard_listeners([], added, has_vip)))
     return vindex, seen, listeners
 
 
@@ -995,12 +1119,32 @@ def _patched(visible: list[K8sObject], delta, ns: str, mesh: MeshConfig) -> list
     return sorted(kept + [se for se in changed if visible_to(se, ns, mesh)], key=lambda s: (s.namespace or "", s.name))
 
 
+def _services(ctx: Any) -> list[K8sObject]:
+    # looked up once per run, not per workload (10,000 workloads x 10,000 Services otherwise)
+    return ctx.cached(("egress.services",), lambda: ctx.objects("Service"), kinds={"Service"})
+
+
+def _names(ctx: Any) -> ClusterNames:
+    """What the input knows of in-cluster names; namespaces from Namespace objects, and from those
+    holding Services or workloads (they exist)."""
+    return ctx.cached(("egress.names",), lambda: cluster_names(
+        _services(ctx), [n.name for n in ctx.objects("Namespace")] + [w.namespace for w in ctx.workloads()
+                                                                     if w.namespace]),
+        kinds={"Service", "Namespace"})
+
+
+def init_endpoints(wl: Workload, ctx: Any) -> list[Endpoint]:
+    """The endpoints a workload's run-once init containers name (env, args, mounted config), classified
+    as the app's are: the same inventory, so startup and egress never disagree on what a pod dials."""
+    return ctx.cached(("egress.inventory.init", wl.ref, wl.template_path),
+                      lambda: inventory(wl, _names(ctx), lambda n, name: ctx.get("ConfigMap", n, name), init=True),
+                      kinds={wl.obj.kind, "Service", "Namespace", "ConfigMap"})
+
+
 def _egress_of(wl: Workload, ctx: Any) -> WorkloadEgress:
     ns = wl.namespace or "default"
-    # looked up once per run, not per workload (10,000 workloads x 10,000 Services otherwise)
-    services = ctx.cached(("egress.services",), lambda: ctx.objects("Service"), kinds={"Service"})
-    names = ctx.cached(("egress.names",), lambda: cluster_names(services, [n.name for n in ctx.objects("Namespace")]),
-                       kinds={"Service", "Namespace"})
+    services = _services(ctx)
+    names = _names(ctx)
     sidecars = ctx.cached(("egress.sidecars",), lambda: ctx.objects("Sidecar"), kinds={"Sidecar"})
     virtual_services = ctx.cached(("egress.vs",), lambda: sorted(ctx.objects("VirtualService"),
                                                                  key=lambda v: (v.namespace or "", v.name)),

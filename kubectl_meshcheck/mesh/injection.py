@@ -212,6 +212,8 @@ INJECTOR_CONFIGMAP = "istio-sidecar-injector"
 #: the first release with each behaviour (facts sheet §B1/§B2)
 NATIVE_SINCE, NATIVE_ANNOTATION_SINCE, NATIVE_AUTO_SINCE, HOLD_ANNOTATION_SINCE = (1, 19), (1, 24), (1, 27), (1, 8)
 NATIVE_MIN_KUBELET = 33  # auto mode: every node's kubelet >= 1.33
+#: istiod's IP allocator for ServiceEntries (PILOT_ENABLE_IP_AUTOALLOCATE): added in 1.23, on by default since
+IP_AUTOALLOCATE_SINCE = (1, 25)
 NATIVE_MODES = ("true", "false", "auto")
 
 
@@ -244,10 +246,17 @@ class InjectorSettings:
     #: values.global.proxy.lifecycle: the template puts it on istio-proxy *instead of* the hold's
     #: ``pilot-agent wait`` postStart hook (None: not set; True/False: it does / does not carry that hook)
     lifecycle_waits: bool | None = None
+    #: istiod's PILOT_ENABLE_IP_AUTOALLOCATE (None: the version's default, on since 1.25; §C7)
+    ip_autoallocate: bool | None = None
 
     def at_least(self, version: tuple[int, int]) -> bool:
         """Does the install have behaviour first released in ``version``? Unknown: yes (newest)."""
         return self.istio_version is None or self.istio_version >= version
+
+    @property
+    def istiod_allocates_ips(self) -> bool:
+        """Does istiod's own allocator give address-less ServiceEntries addresses (``status.addresses``)?"""
+        return self.ip_autoallocate if self.ip_autoallocate is not None else self.at_least(IP_AUTOALLOCATE_SINCE)
 
     @property
     def native_mode(self) -> str:
@@ -281,6 +290,8 @@ def settings_from_injector_values(values: dict, base: InjectorSettings | None = 
     webhook = values.get("sidecarInjectorWebhook") if isinstance(values.get("sidecarInjectorWebhook"), dict) else {}
     rewrite = webhook.get("rewriteAppHTTPProbe")
     return InjectorSettings(
+        ip_autoallocate=base.ip_autoallocate if base.ip_autoallocate is not None else
+        _env_bool(env.get("PILOT_ENABLE_IP_AUTOALLOCATE")),
         istio_version=base.istio_version or parse_version(glob.get("tag")),
         native_sidecars=base.native_sidecars or (native if native in NATIVE_MODES else ""),
         kubelet_versions=base.kubelet_versions,
@@ -294,6 +305,12 @@ def settings_from_injector_values(values: dict, base: InjectorSettings | None = 
         (_is_wait_hook({"lifecycle": proxy["lifecycle"]}) if isinstance(proxy.get("lifecycle"), dict)
          and proxy["lifecycle"] else None),
     )
+
+
+def _env_bool(value) -> bool | None:
+    """An istiod env flag as Go's strconv.ParseBool reads it; None when unset or not a boolean."""
+    text = str(value).strip().lower() if value is not None else ""
+    return True if text in ("1", "t", "true") else False if text in ("0", "f", "false") else None
 
 
 def _istiod(obj) -> dict | None:
@@ -341,7 +358,9 @@ def settings_from_objects(objects, base: InjectorSettings | None = None) -> Inje
         native = str(env.get("ENABLE_NATIVE_SIDECARS") or "").lower()
         settings = dataclasses.replace(
             settings, istio_version=settings.istio_version or parse_version(tag),
-            native_sidecars=settings.native_sidecars or (native if native in NATIVE_MODES else ""))
+            native_sidecars=settings.native_sidecars or (native if native in NATIVE_MODES else ""),
+            ip_autoallocate=settings.ip_autoallocate if settings.ip_autoallocate is not None else
+            _env_bool(env.get("PILOT_ENABLE_IP_AUTOALLOCATE")))
         sources.append(f"Deployment {obj.namespace}/{obj.name}")
         break
     kubelets = tuple(str((n.get("/status/nodeInfo") or {}).get("kubeletVersion") or "") for n in objects
@@ -594,8 +613,17 @@ def _injection_of(wl: Any, ctx: Any) -> InjectedPod:
 # localhost, facts sheet §B5) are told apart: they are a mitigation, judged by their own rule.
 
 NETWORK_TOOLS = frozenset({"curl", "wget", "nc", "ncat", "nslookup", "dig", "pg_isready", "psql", "mysqladmin",
-                           "mysql", "redis-cli", "mongosh", "grpcurl", "wait-for-it", "wait-for-it.sh",
-                           "dockerize", "gsutil"})
+                           "mysql", "redis-cli", "mongosh", "mongo", "grpcurl", "wait-for-it", "wait-for-it.sh",
+                           "dockerize", "gsutil", "gcloud", "aws", "az", "kubectl", "helm", "vault",
+                           "consul-template", "envconsul", "pg_dump", "pg_restore", "mysqldump", "mongodump",
+                           "mongorestore", "rclone", "s3cmd", "mc", "kafka-topics", "kafka-topics.sh"})
+#: images that talk to the network when run with no command of their own (their entrypoint does), by
+#: image name (``image_base``): what they reach
+NETWORK_IMAGES = {"curl": "curl", "git-sync": "git-sync (clones a repository)",
+                  "kubectl": "kubectl (the Kubernetes API)",
+                  "vault": "Vault agent (Vault's API)", "consul-template": "consul-template (Consul's API)",
+                  "cloud-sql-proxy": "the Cloud SQL Auth Proxy", "gce-proxy": "the Cloud SQL Auth Proxy",
+                  "cloud-sdk": "gcloud", "aws-cli": "the AWS CLI", "wait-for": "a wait-for (a dependency's port)"}
 MIGRATION_TOOLS = frozenset({"flyway", "liquibase", "migrate", "goose", "dbmate", "sqitch"})
 _MIGRATION_PHRASES = re.compile(r"(manage\.py\s+migrate|db:migrate|alembic\s+upgrade|prisma\s+migrate|"
                                 r"knex\s+migrate|sequelize(?:-cli)?\s+db:migrate|git\s+clone|aws\s+s3\s+(?:cp|sync))")
@@ -603,7 +631,9 @@ _MIGRATION_IMAGES = ("flyway", "liquibase", "migrate")
 _SKIP_WORDS = frozenset({"exec", "time", "until", "while", "if", "!", "nohup", "env", "sh", "bash", "ash", "dash",
                          "-c", "-ec", "-ce", "-e", "-x", "-xe", "-ex", "-eu", "-euo", "pipefail", "set", "{", "("})
 _SEGMENTS = re.compile(r"[;&|\n()]+|\b(?:then|do|else)\b")
-SIDECAR_WAIT = re.compile(r"(localhost|127\.0\.0\.1):(15020|15021)/(healthz/ready|quitquitquit)?")
+#: a readiness poll of the sidecar: ``localhost:15021/healthz/ready`` (or 15020), or the bare port; a
+#: ``POST .../quitquitquit`` is the opposite (the job is done: stop the proxy), never a wait
+SIDECAR_WAIT = re.compile(r"(localhost|127\.0\.0\.1):(15020|15021)(/healthz/ready|(?![/\w]))")
 QUIT_CALL = re.compile(r"(15020/quitquitquit|15000/quitquitquit|pilot-agent\s+request\s+POST\s+quitquitquit)")
 
 
@@ -625,25 +655,49 @@ def run_words(text: str) -> list[str]:
     return out
 
 
-def network_at_start(container: dict) -> str:
-    """Evidence that a container talks to the network as it starts ("" when none is seen)."""
-    text = command_text(container)
+#: programs that only move files around: an init container running just these (copying a mounted
+#: config for the app) does not dial what that config names
+FILE_TOOLS = frozenset({"cp", "cat", "mv", "ln", "chmod", "chown", "chgrp", "mkdir", "rm", "touch", "sed", "awk",
+                        "envsubst", "tee", "echo", "printf", "tar", "install", "test", "[", "true", "grep", "cut",
+                        "ls", "base64", "export", "exit", "sleep", "getent", "rsync", "gomplate", "jq", "yq"})
+
+
+def network_in_script(text: str) -> str:
+    """Evidence that a command line or a shell script talks to the network ("" when none is seen)."""
     if SIDECAR_WAIT.search(text):
         return ""  # it waits for the sidecar first: a mitigation, not a race
-    words = run_words(text)
     m = _MIGRATION_PHRASES.search(text)
     if m:
         what = " ".join(m.group(1).split())
         return f"runs {what}" if what.startswith(("git", "aws")) else f"runs a schema migration ({what})"
+    words = run_words(text)
     for w in words:
         if w in MIGRATION_TOOLS:
             return f"runs a schema migration ({w})"
     for w in words:
         if w in NETWORK_TOOLS:
             return f"runs {w} as it starts"
+    return ""
+
+
+def only_moves_files(container: dict) -> bool:
+    """Its command runs nothing but file tools (cp, sed, envsubst...): a config copier."""
+    words = run_words(command_text(container))
+    return bool(words) and all(w in FILE_TOOLS for w in words)
+
+
+def network_at_start(container: dict) -> str:
+    """Evidence from its command and image that a container talks to the network as it starts ("" when
+    none is seen). The endpoints its env, args and mounted config name are the egress inventory's
+    (``mesh.egress.init_endpoints``); the scripts it runs from mounted files, ``executed_files``."""
+    found = network_in_script(command_text(container))
+    if found or SIDECAR_WAIT.search(command_text(container)):
+        return found
     image = str(container.get("image") or "").split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0].lower()
     if image in _MIGRATION_IMAGES:
         return f"image {image} runs a schema migration"
+    if image in NETWORK_IMAGES and not container.get("command"):
+        return f"runs image {image}: {NETWORK_IMAGES[image]}"
     return ""
 
 
@@ -711,3 +765,28 @@ def auto_image_containers(pod_spec: dict) -> list[int]:
     """Indexes of ``istio-proxy`` containers with ``image: auto`` (left for the injector to fill in)."""
     return [i for i, c in enumerate(pod_spec.get("containers") or [])
             if isinstance(c, dict) and c.get("name") == PROXY_CONTAINER and c.get("image") == AUTO_IMAGE]
+
+
+# -- Istio's own gateways ---------------------------------------------------------------------------
+#
+# A gateway Deployment *is* the proxy: the istio/gateway Helm chart and istio.io's "Installing
+# Gateways" page inject it with the ``gateway`` template (``inject.istio.io/templates: gateway``) into
+# a container named istio-proxy with ``image: auto``, running as UID/GID 1337; older installs run the
+# ``proxyv2`` image directly. Nothing in such a pod is an app behind a sidecar.
+# https://istio.io/latest/docs/setup/additional-setup/gateway/ ; istio/istio manifests/charts/gateway.
+
+TEMPLATES_ANNOTATION = "inject.istio.io/templates"
+PROXY_IMAGES = ("proxyv2",)
+
+
+def gateway_clue(pod_meta: dict, pod_spec: dict) -> str:
+    """Why a pod is one of Istio's gateways ("" when it is not): the ``gateway`` injection template,
+    or regular containers that are all the proxy (istio-proxy, or the proxyv2 image)."""
+    templates = str((pod_meta.get("annotations") or {}).get(TEMPLATES_ANNOTATION) or "")
+    if "gateway" in [t.strip() for t in templates.split(",")]:
+        return f"injection template gateway ({TEMPLATES_ANNOTATION})"
+    containers = [c for c in pod_spec.get("containers") or [] if isinstance(c, dict)]
+    images = [str(c.get("image") or "").split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0] for c in containers]
+    if containers and all(c.get("name") == PROXY_CONTAINER or i in PROXY_IMAGES for c, i in zip(containers, images)):
+        return "its only container is the proxy (istio-proxy / proxyv2)"
+    return ""

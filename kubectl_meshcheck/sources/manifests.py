@@ -24,6 +24,17 @@ from . import yamlfast
 from .shape import display_path, shape_problem
 
 EXTENSIONS = (".yaml", ".yml", ".json")
+#: kinds without a namespace (the API server's cluster-scoped resources that manifests carry); every
+#: other kind, custom ones included, is namespaced, as ``kubectl apply`` finds them by discovery
+CLUSTER_SCOPED = frozenset({
+    "Namespace", "Node", "PersistentVolume", "StorageClass", "ClusterRole", "ClusterRoleBinding",
+    "CustomResourceDefinition", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "MutatingAdmissionPolicy",
+    "MutatingAdmissionPolicyBinding", "APIService", "PriorityClass", "IngressClass", "RuntimeClass",
+    "CSIDriver", "CSINode", "VolumeAttachment", "CertificateSigningRequest", "FlowSchema",
+    "PriorityLevelConfiguration", "ComponentStatus", "GatewayClass", "ClusterIssuer", "PodSecurityPolicy",
+    "IPAddress", "ServiceCIDR", "DeviceClass",
+})
 
 
 @dataclass
@@ -32,6 +43,9 @@ class LoadResult:
     errors: list[str] = field(default_factory=list)  # unreadable input: exit code 3
     notes: list[str] = field(default_factory=list)  # skipped documents, said once each
     files: int = 0
+    #: the namespace of namespaced objects that name none (``-n``, else the kubeconfig's, else
+    #: ``default``: what ``kubectl apply -f`` does); None keeps them namespace-less
+    default_namespace: str | None = None
 
 
 class _Source:
@@ -114,7 +128,7 @@ def _objects_from_doc(
     if not isinstance(name, str) or not name:
         out.errors.append(f"{where}: {kind} has no metadata.name")
         return
-    ns = meta.get("namespace")
+    ns = meta.get("namespace") or (out.default_namespace if kind not in CLUSTER_SCOPED else None)
     ref = ObjectRef(api, kind, str(ns) if ns else None, name, f"{origin_file}:{line}" if line else origin_file)
     line_of = None
     if src is not None and line is not None:
@@ -253,6 +267,35 @@ def _load_file(path: Path, out: LoadResult, parsed: tuple[str, Any] | None = Non
         out.errors.append(f"{path}: cannot read: {e.strerror or e}")
         return
     load_bytes(data, str(path), out, parsed)
+
+
+def kubeconfig_namespace(kubeconfig: str | None = None, context: str | None = None) -> str | None:
+    """The namespace of the kubeconfig's context (``--context``, else ``current-context``), as kubectl
+    finds it: ``--kubeconfig``, else the files of ``$KUBECONFIG`` (first value wins), else
+    ``~/.kube/config``. None when there is no such file, context or namespace. Read with PyYAML, not
+    the kubernetes client: an offline run stays fast and never needs a cluster."""
+    import yaml
+
+    if kubeconfig:
+        paths = [kubeconfig]
+    else:
+        paths = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p] or ["~/.kube/config"]
+    configs = []
+    for p in paths:
+        try:
+            with open(os.path.expanduser(p), "rb") as fh:
+                doc = yaml.safe_load(fh)
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(doc, dict):
+            configs.append(doc)
+    current = context or next((c["current-context"] for c in configs if c.get("current-context")), None)
+    for c in configs:
+        for entry in c.get("contexts") or []:
+            if isinstance(entry, dict) and entry.get("name") == current:
+                ns = (entry.get("context") or {}).get("namespace") if isinstance(entry.get("context"), dict) else None
+                return str(ns) if ns else None
+    return None
 
 
 def load_kustomize(directory: str, out: LoadResult | None = None, kubectl: str = "kubectl") -> LoadResult:
