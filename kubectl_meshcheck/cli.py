@@ -20,7 +20,7 @@ import typer
 from .model import MeshMode, Severity, Topic
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INPUT, EXIT_CLUSTER, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5
-OUTPUTS = ("table", "wide", "json", "yaml", "patch")
+OUTPUTS = ("table", "wide", "json", "yaml", "patch", "kustomize")
 EPILOG = (
     "Exit codes: 0 clean; 1 findings at or above --fail-on; 2 usage error; 3 input unreadable; "
     "4 cluster unreachable; 5 internal error. Flags go after 'meshcheck' (kubectl rejects flags before "
@@ -91,7 +91,18 @@ _ANALYSIS_OPTIONS: list[tuple[str, Any, Any, Any]] = [
                        "1.27, false before); auto with unknown node versions assumes classic sidecars.")),
     ("show_suppressed", bool, False,
      typer.Option("--show-suppressed", help="Also list suppressed findings, with their reasons.")),
-    ("unsafe_fixes", bool, False, typer.Option("--unsafe-fixes", help="Include unsafe fixes in -o patch.")),
+    ("unsafe_fixes", bool, False,
+     typer.Option("--unsafe-fixes", help="Include unsafe fixes in --fix, --diff, -o patch and -o kustomize.")),
+    ("fix", bool, False,
+     typer.Option("--fix", help="Write the verified safe fixes into the -f files (comments and layout kept) or, "
+                                "with -k, as patches into the kustomization; then analyse again. '--fix -' "
+                                "writes the fixed stream to stdout instead.")),
+    ("fix_to_stdout", bool, False, typer.Option("--fix-to-stdout", hidden=True)),
+    ("diff", bool, False,
+     typer.Option("--diff", help="Print the unified diff --fix would write, write nothing; exit 1 if there is one.")),
+    ("include_owned", bool, False,
+     typer.Option("--include-owned", help="-o patch: also patch objects Helm, Argo CD or Flux manage (their "
+                                          "next sync reverts it).")),
     ("preview", bool, False, typer.Option("--preview", help="Also run preview rules.")),
     ("no_annotation_suppressions", bool, False,
      typer.Option("--no-annotation-suppressions",
@@ -130,6 +141,10 @@ class Options:
     native_sidecars: str | None = None
     show_suppressed: bool = False
     unsafe_fixes: bool = False
+    fix: bool = False
+    fix_to_stdout: bool = False
+    diff: bool = False
+    include_owned: bool = False
     preview: bool = False
     no_annotation_suppressions: bool = False
     config: str | None = None
@@ -306,15 +321,26 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
         scope = live.namespaces
     elif live is None and opts.namespace and not opts.all_namespaces:
         scope = [opts.namespace]
-    if live is None and matches_selector:  # the live source asked the server to filter
-        objects = [o for o in objects if o.kind not in SELECTABLE_KINDS or matches_selector(o.labels)]
+    settings = _injector_settings(opts, config)
 
-    index = Index(objects, force_mode=force, injector_settings=_injector_settings(opts, config), scope=scope)
+    def analyse(objects):  # also run by --fix/--diff on what the fixes leave
+        if live is None and matches_selector:  # the live source asked the server to filter
+            objects = [o for o in objects if o.kind not in SELECTABLE_KINDS or matches_selector(o.labels)]
+        index = Index(objects, force_mode=force, injector_settings=settings, scope=scope)
+        engine = Engine(index, host.pm, config, use_annotations=not opts.no_annotation_suppressions)
+        return objects, index, engine.run(rules, live.unreadable if live else [])
+
+    objects, index, result = analyse(objects)
     _RUN_STATE.append((loaded, live, index))
     for problem in index.problems:
         _warn(problem)
-    engine = Engine(index, host.pm, config, use_annotations=not opts.no_annotation_suppressions)
-    result = engine.run(rules, live.unreadable if live else [])
+    if opts.fix or opts.fix_to_stdout or opts.diff:
+        from .fix_sources import cli_fix
+
+        fixed = cli_fix(opts, loaded, result, analyse, fail_on)  # prints what it did
+        if isinstance(fixed, int):
+            return fixed
+        loaded, objects, index, result = fixed
     shown = result.visible(min_sev, opts.show_suppressed)
     failing = result.failing(fail_on)
     code = EXIT_INPUT if loaded.errors else (EXIT_FINDINGS if failing else EXIT_OK)
@@ -355,7 +381,11 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
             doc[preface[0]] = preface_rows
         typer.echo(rjson.dump_json(doc) if opts.output == "json" else rjson.dump_yaml(doc), nl=opts.output == "json")
     elif opts.output == "patch":
-        typer.echo(render_patches(shown, opts.unsafe_fixes), nl=False)
+        typer.echo(render_patches(shown, opts.unsafe_fixes, opts.include_owned), nl=False)
+    elif opts.output == "kustomize":
+        from .render.kustomize import render_kustomize
+
+        typer.echo(render_kustomize(shown, loaded, opts.unsafe_fixes), nl=False)
     else:
         wide = opts.output == "wide"
         colour = use_colour()
@@ -525,9 +555,21 @@ def _exit(code: Any) -> None:
     os._exit(code or 0)
 
 
+def _fix_dash(args: list[str]) -> list[str]:
+    """``--fix -`` (the fixed stream to stdout): a click flag cannot take an optional value."""
+    out: list[str] = []
+    for a in args:
+        if a == "-" and out and out[-1] == "--fix":
+            out[-1] = "--fix-to-stdout"
+        else:
+            out.append(a)
+    return out
+
+
 def main() -> None:
     """Console-script entry point: one-line errors with distinct exit codes, tracebacks only with --debug."""
     debug = "--debug" in sys.argv
+    sys.argv[1:] = _fix_dash(sys.argv[1:])
     try:
         app(prog_name="kubectl meshcheck", standalone_mode=True)
     except CliError as e:
