@@ -340,7 +340,7 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
         fixed = cli_fix(opts, loaded, result, analyse, fail_on)  # prints what it did
         if isinstance(fixed, int):
             return fixed
-        loaded, objects, index, result = fixed
+        loaded, objects, index, result = fixed.loaded, fixed.objects, fixed.index, fixed.result
     shown = result.visible(min_sev, opts.show_suppressed)
     failing = result.failing(fail_on)
     code = EXIT_INPUT if loaded.errors else (EXIT_FINDINGS if failing else EXIT_OK)
@@ -368,6 +368,8 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
     }
     if live is not None:
         summary["cluster"] = live.summary()
+    if opts.fix:
+        summary["fixed"] = fixed.applied
     unreadable = [{"what": e} for e in loaded.errors] + result.unreadable
     for u in result.unreadable:
         _warn(f"could not read {u.get('what')}: {u.get('reason')}; skipped rules: "

@@ -36,7 +36,7 @@ from typing import Any
 from .fixes import FixDoesNotApply, apply_ops, created_objects, fix_to_apply, kustomize_patch
 from .model import Applicability, Finding, Fix, K8sObject, ObjectRef, PatchOp
 from .sources import yamlfast
-from .sources.manifests import LoadResult, load_bytes
+from .sources.manifests import LoadResult, load_bytes, load_kustomize
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 STDIN = "stdin"
@@ -145,11 +145,16 @@ class _Document:
 class _Writer:
     def __init__(self, loaded: LoadResult, objects: list[K8sObject]):
         self.loaded = loaded
-        self.by_key = {}
+        self.by_ref = {o.ref: o for o in objects}
+        self.by_key: dict[tuple[str, str, str], K8sObject] = {}
         for o in objects:
             self.by_key.setdefault(o.ref.key, o)
         self.docs: dict[tuple[str, int], _Document] = {}
         self.plan = Plan()
+
+    def _object(self, ref: ObjectRef) -> K8sObject | None:
+        """The object a ref names: the one from its own file when two files hold the same identity."""
+        return self.by_ref.get(ref) or self.by_key.get(ref.key)
 
     def _document(self, obj: K8sObject) -> tuple[_Document, str] | str:
         where = _file_of(obj)
@@ -183,7 +188,7 @@ class _Writer:
         for part in fix.parts():
             if part.created is not None:
                 continue
-            obj = self.by_key.get(part.target.key)
+            obj = self._object(part.target)
             found = self._document(obj) if obj is not None else f"{part.target.display()} is not in the input"
             if isinstance(found, str):
                 self.plan.not_written.append(f"{_label(finding)}: not written: {found}")
@@ -243,7 +248,7 @@ class _Writer:
         merged = created_objects(fx for _, fx in creating)
         written: set[tuple[str, str, str]] = set()
         for f, fx in creating:
-            obj = self.by_key.get(f.object.key)
+            obj = self._object(f.object)
             where = _file_of(obj) if obj is not None else None
             if where is None or where[0] not in self.loaded.sources:
                 plan.not_written.append(f"{_label(f)}: not written: {f.object.display()} does not come from a file")
@@ -410,11 +415,15 @@ def kustomization_file(directory: str) -> Path | None:
     return None
 
 
-def _kustomize_plan(directory: str, chosen: list[tuple[Finding, Fix]]) -> Plan:
-    """Each fix as a ``patches`` entry of DIR's kustomization; created objects as new resource files."""
+def _kustomize_plan(directory: str, chosen: list[tuple[Finding, Fix]], objects: list[K8sObject]) -> Plan:
+    """Each fix as a ``patches`` entry of DIR's kustomization; created objects as new resource files.
+
+    Kustomize applies the patches in order, so each fix is first applied to the rendered object as the
+    earlier ones left it: one whose ``test`` ops no longer hold is not written (run --fix again)."""
     import yaml_edit
 
     plan = Plan()
+    state = {o.ref.key: o.data for o in objects}
     kfile = kustomization_file(directory)
     if kfile is None:
         raise FixWriteError(f"{directory}: no kustomization.yaml to add the patches to", 3)
@@ -428,6 +437,14 @@ def _kustomize_plan(directory: str, chosen: list[tuple[Finding, Fix]]) -> Plan:
     created: set[tuple[str, str, str]] = set()
     for f, fx in chosen:
         files = [str(kfile)]
+        try:
+            after = {p.target.key: apply_ops(state[p.target.key], p) for p in fx.parts()
+                     if p.created is None and p.target.key in state}
+        except FixDoesNotApply:
+            plan.not_written.append(f"{_label(f)}: not written: another fix changed {fx.target.display()} first "
+                                    "(run --fix again to apply it to the result)")
+            continue
+        state.update(after)
         for part in fx.parts():
             if part.created is None:
                 entry = kustomize_patch(part, f"{f.code} {f.object.display()}: {fx.title}", prefix, suffix)
@@ -463,8 +480,6 @@ def _seq_of(root: Any, key: str) -> Any:
 
 def _render_overlay(directory: str, plan: Plan, kubectl: str = "kubectl") -> LoadResult:
     """Render the overlay as the plan would leave it, in a sibling copy (``../base`` still resolves)."""
-    from .sources.manifests import load_kustomize
-
     src = Path(directory).resolve()
     tmp = Path(tempfile.mkdtemp(prefix=f".{src.name}-meshcheck-", dir=src.parent))
     try:
@@ -513,7 +528,7 @@ def run_fixes(opts: Any, loaded: LoadResult, result: Any, analyse: Analyse) -> O
         raise FixWriteError("not writing fixes: part of the input is unreadable (see above); fix that first", 3)
     chosen, left = choose(result.findings, opts.unsafe_fixes)
     if opts.kustomize:
-        plan = _kustomize_plan(opts.kustomize, chosen)
+        plan = _kustomize_plan(opts.kustomize, chosen, loaded.objects)
         plan.left_out = left
         if not plan.applied:
             plan.after = {}
@@ -526,12 +541,11 @@ def run_fixes(opts: Any, loaded: LoadResult, result: Any, analyse: Analyse) -> O
             writer.add(f, fx)
         plan = writer.render(chosen)
         plan.left_out = left
-        reloaded = _reload(loaded, plan)
+        reloaded = _reload(loaded, plan) if mode != "write" else loaded
     plan.notes.extend(_owner_notes(plan))
     if mode == "write":
         _write(plan)
-        if not opts.kustomize:
-            reloaded = _reload_from_disk(loaded)
+        reloaded = _reload(loaded, plan, True) if not opts.kustomize else load_kustomize(opts.kustomize)
     again = analyse(reloaded)
     lines = summary_lines(plan, again, mode)
     if mode == "diff":
@@ -542,27 +556,30 @@ def run_fixes(opts: Any, loaded: LoadResult, result: Any, analyse: Analyse) -> O
     return Outcome(plan, lines, None, None, reloaded, again)
 
 
-def _reload(loaded: LoadResult, plan: Plan) -> LoadResult:
-    """The input as the plan would leave it, parsed from memory in the original order."""
+def _reload(loaded: LoadResult, plan: Plan, from_disk: bool = False) -> LoadResult:
+    """The input as the plan leaves it, in the original order: changed files parsed again (from disk
+    after writing: the proof is on what was written), the objects of unchanged ones reused."""
+    by_file: dict[str, list[K8sObject]] = {}
+    for o in loaded.objects:
+        by_file.setdefault(o.ref.origin.rpartition(":")[0] or o.ref.origin, []).append(o)
     out = LoadResult()
     for origin, src in loaded.sources.items():
-        load_bytes(plan.after.get(origin, src.data), origin, out)
+        data = plan.after.get(origin, src.data)
+        if from_disk and origin != STDIN:
+            try:
+                data = Path(origin).read_bytes()
+            except OSError as e:
+                out.errors.append(f"{origin}: cannot read after writing: {e.strerror or e}")
+                continue
+        if data == src.data:
+            out.files += 1
+            out.sources[origin] = src
+            out.objects.extend(by_file.get(origin, []))
+        else:
+            load_bytes(data, origin, out)
     for path, content in plan.after.items():
         if path not in loaded.sources:
-            load_bytes(content, path, out)
-    return out
-
-
-def _reload_from_disk(loaded: LoadResult) -> LoadResult:
-    """Read every input file again, as written (the proof is on what is on disk)."""
-    out = LoadResult()
-    for origin in loaded.sources:
-        try:
-            data = Path(origin).read_bytes()
-        except OSError as e:
-            out.errors.append(f"{origin}: cannot read after writing: {e.strerror or e}")
-            continue
-        load_bytes(data, origin, out)
+            load_bytes(Path(path).read_bytes() if from_disk else content, path, out)
     return out
 
 
@@ -607,15 +624,39 @@ def _stream(loaded: LoadResult, plan: Plan) -> str:
     return out
 
 
-def unified_diff(plan: Plan) -> str:
+def unified_diff(plan: Plan, context: int = 3) -> str:
+    """``diff -u`` of every file the plan changes. Only the changed region is compared (difflib on two
+    2 MB files that differ in one document takes seconds; the same lines around it take milliseconds)."""
     out = []
     for path in plan.changed():
-        before = (plan.before.get(path) or b"").decode("utf-8").splitlines(keepends=True)
-        after = plan.after[path].decode("utf-8").splitlines(keepends=True)
-        old = path if plan.before.get(path) is not None else "/dev/null"
-        for line in difflib.unified_diff(before, after, old, path):
-            out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+        a = (plan.before.get(path) or b"").decode("utf-8").splitlines(keepends=True)
+        b = plan.after[path].decode("utf-8").splitlines(keepends=True)
+        head = 0
+        while head < min(len(a), len(b)) and a[head] == b[head]:
+            head += 1
+        tail = 0
+        while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+            tail += 1
+        lo = max(0, head - context)
+        a_mid, b_mid = a[lo:len(a) - max(0, tail - context)], b[lo:len(b) - max(0, tail - context)]
+        matcher = difflib.SequenceMatcher(None, a_mid, b_mid, autojunk=False)
+        out += [f"--- {path if plan.before.get(path) is not None else '/dev/null'}\n", f"+++ {path}\n"]
+        for group in matcher.get_grouped_opcodes(context):
+            first, last = group[0], group[-1]
+            out.append(f"@@ -{_range(lo + first[1], lo + last[2])} +{_range(lo + first[3], lo + last[4])} @@\n")
+            for tag, x1, x2, y1, y2 in group:
+                lines = [("-", ln) for ln in a_mid[x1:x2]] if tag != "equal" else [(" ", ln) for ln in a_mid[x1:x2]]
+                if tag in ("replace", "insert"):
+                    lines += [("+", ln) for ln in b_mid[y1:y2]]
+                for mark, ln in lines:
+                    out.append(mark + ln if ln.endswith("\n") else f"{mark}{ln}\n\\ No newline at end of file\n")
     return "".join(out)
+
+
+def _range(start: int, stop: int) -> str:
+    """A unified diff hunk range (``start,length``, 1-based; an empty range names the line before)."""
+    length = stop - start
+    return f"{start + 1}" if length == 1 else f"{start + (1 if length else 0)},{length}"
 
 
 def _label(f: Finding) -> str:
@@ -670,12 +711,32 @@ def summary_lines(plan: Plan, again: Any, mode: str) -> list[str]:
     return lines
 
 
+@dataclass
+class FixRun:
+    """The re-analysis ``--fix`` hands back to the CLI to render what remains, and what it fixed."""
+
+    loaded: LoadResult
+    objects: list[K8sObject]
+    index: Any
+    result: Any
+    applied: list[dict[str, Any]]
+
+
+def applied_json(plan: Plan) -> list[dict[str, Any]]:
+    """``summary.fixed`` of ``-o json``: one entry per finding a written fix cleared."""
+    return [{"code": a.finding.code, "object": a.finding.object.to_json(), "path": a.finding.diagnostic.path,
+             "subject": a.finding.diagnostic.subject, "title": a.fix.title,
+             "applicability": a.fix.applicability.value, "files": a.files} for a in plan.applied]
+
+
 def cli_fix(opts: Any, loaded: LoadResult, result: Any, analyse: Callable[[list[K8sObject]], tuple],
-            fail_on: Any) -> int | tuple:
+            fail_on: Any) -> int | FixRun:
     """The CLI's entry: run the fixes, print the summary on stderr (and the diff or stream on stdout).
 
-    Returns the exit code when the run ends here (``--diff``, ``--fix -``), else the re-analysis as
-    (loaded, objects, index, result) for the usual rendering of what remains."""
+    Returns the exit code when the run ends here (``--diff``, ``--fix -``), else the re-analysis of
+    what was written, for the usual rendering of what remains."""
+    import typer
+
     from .cli import CliError
 
     runs: dict[str, tuple] = {}
@@ -688,8 +749,6 @@ def cli_fix(opts: Any, loaded: LoadResult, result: Any, analyse: Callable[[list[
         out = run_fixes(opts, loaded, result, analysed)
     except FixWriteError as e:
         raise CliError(str(e), e.code) from None
-    import typer
-
     for line in out.lines:
         typer.echo(line, err=True)
     objects, index, again = runs["last"]
@@ -698,4 +757,4 @@ def cli_fix(opts: Any, loaded: LoadResult, result: Any, analyse: Callable[[list[
         if out.exit_code is not None:
             return out.exit_code
         return 3 if out.reloaded.errors else (1 if again.failing(fail_on) else 0)
-    return out.reloaded, objects, index, again
+    return FixRun(out.reloaded, objects, index, again, applied_json(out.plan))
