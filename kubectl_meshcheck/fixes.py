@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import shlex
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import jsonpatch
@@ -124,24 +124,26 @@ def fix_to_apply(finding: Finding, unsafe: bool) -> FixResult | None:
     return best
 
 
-def kustomize_target(ref: ObjectRef, name_prefix: str = "", name_suffix: str = "") -> dict[str, str]:
-    """A kustomization ``patches`` target naming exactly this object. A prefix or suffix the
-    kustomization itself adds is taken off: its patches see the names from before that."""
+def kustomize_target(ref: ObjectRef, kustomization: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """A kustomization ``patches`` target naming exactly this (rendered) object. What the kustomization
+    itself adds, its ``namePrefix``/``nameSuffix`` and ``namespace``, is left out: its patches run first."""
+    own = kustomization or {}
+    prefix, suffix = str(own.get("namePrefix") or ""), str(own.get("nameSuffix") or "")
     group, _, version = ref.api_version.rpartition("/")
     name = ref.name
-    if name_prefix and name.startswith(name_prefix):
-        name = name[len(name_prefix):]
-    if name_suffix and name.endswith(name_suffix):
-        name = name[: len(name) - len(name_suffix)]
+    if prefix and name.startswith(prefix):
+        name = name[len(prefix):]
+    if suffix and name.endswith(suffix):
+        name = name[: len(name) - len(suffix)]
     target = {"group": group, "version": version, "kind": ref.kind, "name": name}
     if not group:
         del target["group"]
-    if ref.namespace:
+    if ref.namespace and not own.get("namespace"):
         target["namespace"] = ref.namespace
     return target
 
 
-def kustomize_patch(fix: Fix, comment: str = "", name_prefix: str = "", name_suffix: str = "") -> dict[str, Any]:
+def kustomize_patch(fix: Fix, comment: str = "", kustomization: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The fix as a kustomization ``patches`` entry: a JSON 6902 patch (its ``test`` ops included, so
     kustomize refuses a base that changed) for its target, as YAML text with ``comment`` on top."""
     import yaml
@@ -149,7 +151,7 @@ def kustomize_patch(fix: Fix, comment: str = "", name_prefix: str = "", name_suf
     ops = yaml.safe_dump(json.loads(json.dumps(fix.patch(), default=str)), sort_keys=False,
                          default_flow_style=False, width=1000)
     head = "".join(f"# {line}\n" for line in comment.splitlines())
-    return {"target": kustomize_target(fix.target, name_prefix, name_suffix), "patch": head + ops}
+    return {"target": kustomize_target(fix.target, kustomization), "patch": head + ops}
 
 
 def fix_to_json(fix: Fix, verified: bool | None, withheld: str | None, note: str = "") -> dict[str, Any]:

@@ -277,6 +277,21 @@ def test_kustomize_overlay_gets_patches_with_targets_and_is_proven_by_rendering(
     assert not again & {identity(f) for f in fixed}
 
 
+def test_kustomize_overlay_that_renames_and_moves_objects_gets_patches_that_match(tmp_path):
+    require_kubectl()
+    overlay = _overlay(tmp_path)
+    (overlay / "kustomization.yaml").write_text("namespace: prod\nnamePrefix: p-\nresources:\n- ../base\n")
+    code, out, err = meshcheck("-k", str(overlay), "--fix", "-o", "json", "--select", "MC1")
+    fixed = json.loads(out)["summary"]["fixed"]
+    assert fixed and all(f["object"]["namespace"] == "prod" and f["object"]["name"].startswith("p-") for f in fixed)
+    assert "not written" not in err, err
+    targets = [p["target"] for p in yaml.safe_load((overlay / "kustomization.yaml").read_text())["patches"]]
+    assert all("namespace" not in t and not t["name"].startswith("p-") for t in targets)  # as the patches see them
+    again = {identity(f) for f in json.loads(meshcheck("-k", str(overlay), "-o", "json", "--select", "MC1")[1])[
+        "findings"]}
+    assert not again & {identity(f) for f in fixed}
+
+
 def test_kustomize_diff_writes_nothing(tmp_path):
     require_kubectl()
     overlay = _overlay(tmp_path)
