@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -70,7 +71,7 @@ def main() -> int:
         fix, p = timed(["-f", work, "--fix", "-o", "json", *flags], args.repeat, fresh)
         doc = json.loads(p.stdout)
         changed = sum(1 for f in os.listdir(src)
-                      if open(os.path.join(src, f), "rb").read() != open(os.path.join(work, f), "rb").read())
+                      if Path(src, f).read_bytes() != Path(work, f).read_bytes())
         print(f"analysis (-o json)      {base:7.2f} s   {before} findings")
         print(f"--diff                  {diff:7.2f} s   +{diff - base:.2f} s; {lines} diff lines")
         print(f"--fix (write + re-read) {fix:7.2f} s   +{fix - base:.2f} s; {len(doc['summary']['fixed'])} findings "

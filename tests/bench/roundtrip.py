@@ -54,11 +54,16 @@ def _ruamel():
                 break
         y.indent(mapping=ind, sequence=ind + offset if offset else ind, offset=offset)
         y.explicit_start = text.startswith("---")
-        data = y.load(text)
-        out = io.StringIO()
-        y.dump(data, out)
-        return out.getvalue(), data
+        return _load_dump(y, text)
     return "ruamel.yaml", rt
+
+
+def _load_dump(y, text: str) -> tuple[str, object]:
+    """ruamel.yaml's API (yamluna keeps it): load, then dump unchanged."""
+    data = y.load(text)
+    out = io.StringIO()
+    y.dump(data, out)
+    return out.getvalue(), data
 
 
 def _yaml_edit():
@@ -77,10 +82,7 @@ def _yamluna():
     def rt(text: str) -> tuple[str, object]:
         y = YAML()
         y.preserve_quotes = True
-        data = y.load(text)
-        out = io.StringIO()
-        y.dump(data, out)
-        return out.getvalue(), data
+        return _load_dump(y, text)
     return "yamluna", rt
 
 
@@ -116,7 +118,8 @@ def documents(corpus: str) -> list[str]:
     for path in sorted(glob.glob(os.path.join(corpus, "**", "*"), recursive=True)):
         if not path.endswith((".yaml", ".yml")):
             continue
-        data = open(path, "rb").read()
+        with open(path, "rb") as fh:
+            data = fh.read()
         for s, e, _ in yamlfast.split_documents(data):
             chunk = data[s:e]
             if chunk.strip(b"-\n .") and any(d is not None for _, d in yamlfast.load_documents(chunk)):
