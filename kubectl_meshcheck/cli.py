@@ -300,6 +300,10 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
             matches_selector = label_selector(opts.selector)
         except ValueError as e:
             raise CliError(f"-l/--selector: {e}", EXIT_INPUT) from None
+    if opts.fix or opts.fix_to_stdout or opts.diff:
+        from .fix_sources import cli_check
+
+        cli_check(opts)
     loaded = LoadResult()
     live = None
     if opts.filename:

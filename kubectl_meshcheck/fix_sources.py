@@ -511,15 +511,22 @@ class Outcome:
 Analyse = Callable[[LoadResult], Any]  # objects of a LoadResult -> RunResult, as the first run did
 
 
-def run_fixes(opts: Any, loaded: LoadResult, result: Any, analyse: Analyse) -> Outcome:
-    """``--fix``, ``--fix -`` or ``--diff`` for this run's input (files or ``-k DIR``)."""
-    to_stdout = opts.fix_to_stdout
-    mode = "diff" if opts.diff else ("stdout" if to_stdout else "write")
+def check_options(opts: Any) -> None:
+    """Refuse what cannot be fixed before anything is read (a live cluster is never even listed)."""
     if not opts.filename and not opts.kustomize:
         raise FixWriteError("--fix and --diff need -f FILE or -k DIR: a live cluster is never changed "
                             "(use -o patch or -o kustomize for live objects)", 2)
     if opts.filename and opts.kustomize:
         raise FixWriteError("--fix and --diff take -f or -k, not both", 2)
+    if opts.fix and not opts.diff and "-" in (opts.filename or []):
+        raise FixWriteError("stdin cannot be fixed in place: use --fix - to write the fixed stream to stdout, "
+                            "or --diff", 2)
+
+
+def run_fixes(opts: Any, loaded: LoadResult, result: Any, analyse: Analyse) -> Outcome:
+    """``--fix``, ``--fix -`` or ``--diff`` for this run's input (files or ``-k DIR``)."""
+    check_options(opts)
+    mode = "diff" if opts.diff else ("stdout" if opts.fix_to_stdout else "write")
     if mode == "write" and STDIN in loaded.sources:
         raise FixWriteError("stdin cannot be fixed in place: use --fix - to write the fixed stream to stdout, "
                             "or --diff", 2)
@@ -545,8 +552,10 @@ def run_fixes(opts: Any, loaded: LoadResult, result: Any, analyse: Analyse) -> O
     if mode == "diff":
         diff = unified_diff(plan)
         return Outcome(plan, lines, diff, 1 if diff else 0, reloaded, again)
-    if mode == "stdout":
-        return Outcome(plan, lines, _stream(loaded, plan), None, reloaded, again)
+    if mode == "stdout":  # -k: the overlay rendered with its fixes, as kubectl kustomize would print it
+        stream = _stream(loaded, plan) if not opts.kustomize else \
+            "".join(src.data.decode("utf-8") for src in reloaded.sources.values())
+        return Outcome(plan, lines, stream, None, reloaded, again)
     return Outcome(plan, lines, None, None, reloaded, again)
 
 
@@ -776,6 +785,16 @@ def applied_json(plan: Plan) -> list[dict[str, Any]]:
     return [{"code": a.finding.code, "object": a.finding.object.to_json(), "path": a.finding.diagnostic.path,
              "subject": a.finding.diagnostic.subject, "title": a.fix.title,
              "applicability": a.fix.applicability.value, "files": a.files} for a in plan.applied]
+
+
+def cli_check(opts: Any) -> None:
+    """The CLI's early check (before reading any input)."""
+    from .cli import CliError
+
+    try:
+        check_options(opts)
+    except FixWriteError as e:
+        raise CliError(str(e), e.code) from None
 
 
 def cli_fix(opts: Any, loaded: LoadResult, result: Any, analyse: Callable[[list[K8sObject]], tuple],

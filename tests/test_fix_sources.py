@@ -390,3 +390,51 @@ def test_help_does_not_import_the_yaml_editor():
                        text=True, timeout=60)
     assert p.returncode == 0
     assert "yaml_edit" not in p.stderr and "fix_sources" not in p.stderr
+
+
+def test_a_fix_lands_in_its_item_of_a_list(tmp_path):
+    items = [yaml.safe_load(SVC.split("---")[0]), yaml.safe_load(SVC.split("---")[0])]
+    items[0]["metadata"]["name"] = "other"
+    items[0]["spec"]["ports"][0]["appProtocol"] = "http"
+    f = tmp_path / "list.json"
+    f.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}, indent=4) + "\n")
+    code, out, err = meshcheck("-f", str(f), "--fix", "--select", "MC102")
+    assert code == 0, err
+    got = json.loads(f.read_text())["items"]
+    assert [i["spec"]["ports"][0]["appProtocol"] for i in got] == ["http", "http"]
+    assert "fixed MC102 Service shop/web" in err and "other" not in err
+
+
+@pytest.mark.parametrize(("chart", "kind", "name", "labels", "key"), [
+    ("argo-cd", "Service", "argocd-server", {}, "server.service.servicePortHttpsAppProtocol"),
+    ("argo-cd", "Deployment", "argocd-repo-server", {}, "repoServer.podAnnotations"),
+    ("kiali-server", "Deployment", "kiali", {}, "deployment.pod_annotations"),
+    ("loki", "StatefulSet", "loki", {}, "loki.podAnnotations"),
+    ("prometheus", "Deployment", "prometheus", {"app.kubernetes.io/component": "server"}, "server.podAnnotations"),
+    ("orders", "StatefulSet", "orders-postgresql", {}, "postgresql.podAnnotations"),
+    ("orders", "Service", "orders-postgresql", {}, "the chart has no value"),
+    ("unknown-chart", "Deployment", "x", {}, "podAnnotations value (helm create's layout; check the chart)"),
+])
+def test_values_key_of_the_corpus_charts(chart, kind, name, labels, key):
+    from kubectl_meshcheck_plugins.ownership import values_hint
+
+    hint = values_hint(chart, kind, name, labels)
+    assert key in hint and "--post-renderer" in hint
+
+
+def test_fix_without_files_is_refused_before_any_cluster_is_read(tmp_path):
+    code, out, err = meshcheck("--fix", "--kubeconfig", str(tmp_path / "missing"))
+    assert code == 2 and "a live cluster is never changed" in err
+
+
+def test_fix_dash_on_an_overlay_prints_the_fixed_rendering(tmp_path):
+    require_kubectl()
+    overlay = _overlay(tmp_path)
+    code, out, err = meshcheck("-k", str(overlay), "--fix", "-", "--select", "MC1")
+    assert code in (0, 1), err
+    assert sorted(p.name for p in overlay.iterdir()) == ["kustomization.yaml"]  # nothing written
+    (tmp_path / "out.yaml").write_text(out)
+    fixed = {identity(f) for f in findings(tmp_path / "out.yaml", "--select", "MC1")}
+    before = {identity(f) for f in json.loads(meshcheck("-k", str(overlay), "-o", "json", "--select", "MC1")[1])[
+        "findings"]}
+    assert len(fixed) < len(before)
