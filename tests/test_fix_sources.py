@@ -438,3 +438,21 @@ def test_fix_dash_on_an_overlay_prints_the_fixed_rendering(tmp_path):
     before = {identity(f) for f in json.loads(meshcheck("-k", str(overlay), "-o", "json", "--select", "MC1")[1])[
         "findings"]}
     assert len(fixed) < len(before)
+
+
+def test_kubectl_apply_dry_run_accepts_the_fixed_examples(tmp_path):
+    """``kubectl apply --dry-run=client --validate=false`` on the fixed files, against the API server emulation
+    (client-side apply needs discovery; nothing is written to it)."""
+    require_kubectl()
+    from .kubeapi import KubeAPIServer, write_kubeconfig
+
+    prove(EXAMPLES, tmp_path, "--unsafe-fixes")
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"} | {"HOME": str(tmp_path)}
+    with KubeAPIServer() as srv:
+        kc = write_kubeconfig(tmp_path / "config", srv.url)
+        p = subprocess.run(["kubectl", "--kubeconfig", str(kc), "--cache-dir", str(tmp_path / "cache"), "apply",
+                            "--dry-run=client", "--validate=false", "-f", str(tmp_path / "in")],
+                           capture_output=True, text=True, env=env, timeout=120)
+        assert srv.writes == 0
+    assert p.returncode == 0, p.stderr
+    assert "serviceentry.networking.istio.io/egress-api-stripe-com created (dry run)" in p.stdout
