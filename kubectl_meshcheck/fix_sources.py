@@ -316,9 +316,10 @@ def _render_yaml(data: bytes, doc: _Document) -> bytes | str:
         if len(documents) != 1 or str(stream) != chunk:
             return "the YAML editor cannot reproduce this document exactly, so it is left as it is"
         root = documents[0]
+        quotes = "double-quoted" if chunk.count('"') > chunk.count("'") else "single-quoted"
         for op in doc.ops:
             if op["op"] != "test":
-                _edit(root, op)
+                _edit(root, op, quotes)
         text = str(stream)
     except Exception as e:  # the editor's errors are not one class; none may leave a half-written file
         return f"the YAML editor could not make the change ({type(e).__name__}: {e})"
@@ -352,8 +353,9 @@ def _is_seq(node: Any) -> bool:
     return type(node).__name__ == "Sequence"
 
 
-def _edit(root: Any, op: dict[str, Any]) -> None:
-    """One RFC 6902 operation (add, replace, remove, move, copy) on a yaml-edit document."""
+def _edit(root: Any, op: dict[str, Any], quotes: str = "single-quoted") -> None:
+    """One RFC 6902 operation (add, replace, remove, move, copy) on a yaml-edit document; new strings that
+    need quotes get the document's usual quotes."""
     tokens = _tokens(op["path"])
     if not tokens:
         raise ValueError("a fix that replaces a whole document is not written into files")
@@ -361,12 +363,12 @@ def _edit(root: Any, op: dict[str, Any]) -> None:
     if kind in ("move", "copy"):
         value = _node(root, _tokens(op["from"])[:-1]).get(_last(_tokens(op["from"]))).to_python()
         if kind == "move":
-            _edit(root, {"op": "remove", "path": op["from"]})
-        _edit(root, {"op": "add", "path": op["path"], "value": value})
+            _edit(root, {"op": "remove", "path": op["from"]}, quotes)
+        _edit(root, {"op": "add", "path": op["path"], "value": value}, quotes)
         return
     parent = _node(root, tokens[:-1])
     last = tokens[-1]
-    value = _styled(parent, last, copy.deepcopy(op.get("value")))
+    value = _quoted(_styled(parent, last, copy.deepcopy(op.get("value"))), quotes)
     if _is_seq(parent):
         if kind == "add":
             if last == "-":
@@ -381,6 +383,24 @@ def _edit(root: Any, op: dict[str, Any]) -> None:
         parent[last] = value
     elif kind == "remove":
         parent.remove(last)
+
+
+def _quoted(value: Any, quotes: str) -> Any:
+    """Strings that YAML would read as something else (``"true"``, ``"10"``, ``"yes"``) in ``quotes``."""
+    if isinstance(value, dict):
+        return {k: _quoted(v, quotes) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_quoted(v, quotes) for v in value]
+    if isinstance(value, str) and quotes == "double-quoted" and '"' not in value and "\\" not in value:
+        try:
+            plain = [d for _, d in yamlfast.load_documents(f"k: {value}")] == [{"k": value}]
+        except yamlfast.YAMLError:
+            plain = False
+        if not plain:
+            import yaml_edit
+
+            return yaml_edit.ScalarValue(value, style=quotes)
+    return value
 
 
 def _styled(parent: Any, last: str, value: Any) -> Any:
