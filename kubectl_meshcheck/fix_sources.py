@@ -39,6 +39,7 @@ from .sources import yamlfast
 from .sources.manifests import LoadResult, load_bytes, load_kustomize
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+EXIT_USAGE, EXIT_INPUT = 2, 3  # cli.py's codes (it imports this module, not the other way round)
 STDIN = "stdin"
 
 
@@ -361,7 +362,9 @@ def _edit(root: Any, op: dict[str, Any], quotes: str = "single-quoted") -> None:
         raise ValueError("a fix that replaces a whole document is not written into files")
     kind = op["op"]
     if kind in ("move", "copy"):
-        value = _node(root, _tokens(op["from"])[:-1]).get(_last(_tokens(op["from"]))).to_python()
+        source = _tokens(op["from"])
+        parent = _node(root, source[:-1])
+        value = parent.get(int(source[-1]) if _is_seq(parent) else source[-1]).to_python()
         if kind == "move":
             _edit(root, {"op": "remove", "path": op["from"]}, quotes)
         _edit(root, {"op": "add", "path": op["path"], "value": value}, quotes)
@@ -420,10 +423,6 @@ def _styled(parent: Any, last: str, value: Any) -> Any:
     return value
 
 
-def _last(tokens: list[str]) -> Any:
-    return tokens[-1]
-
-
 # -- kustomize overlays (-k DIR) ------------------------------------------------------------------
 
 
@@ -446,7 +445,7 @@ def _kustomize_plan(directory: str, chosen: list[tuple[Finding, Fix]], objects: 
     state = {o.ref.key: o.data for o in objects}
     kfile = kustomization_file(directory)
     if kfile is None:
-        raise FixWriteError(f"{directory}: no kustomization.yaml to add the patches to", 3)
+        raise FixWriteError(f"{directory}: no kustomization.yaml to add the patches to", EXIT_INPUT)
     before = kfile.read_bytes()
     text = before.decode("utf-8")
     stream = yaml_edit.YamlFile.parse(text)
@@ -535,23 +534,21 @@ def check_options(opts: Any) -> None:
     """Refuse what cannot be fixed before anything is read (a live cluster is never even listed)."""
     if not opts.filename and not opts.kustomize:
         raise FixWriteError("--fix and --diff need -f FILE or -k DIR: a live cluster is never changed "
-                            "(use -o patch or -o kustomize for live objects)", 2)
+                            "(use -o patch or -o kustomize for live objects)", EXIT_USAGE)
     if opts.filename and opts.kustomize:
-        raise FixWriteError("--fix and --diff take -f or -k, not both", 2)
+        raise FixWriteError("--fix and --diff take -f or -k, not both", EXIT_USAGE)
     if opts.fix and not opts.diff and "-" in (opts.filename or []):
         raise FixWriteError("stdin cannot be fixed in place: use --fix - to write the fixed stream to stdout, "
-                            "or --diff", 2)
+                            "or --diff", EXIT_USAGE)
 
 
 def run_fixes(opts: Any, loaded: LoadResult, result: Any, analyse: Analyse) -> Outcome:
     """``--fix``, ``--fix -`` or ``--diff`` for this run's input (files or ``-k DIR``)."""
     check_options(opts)
     mode = "diff" if opts.diff else ("stdout" if opts.fix_to_stdout else "write")
-    if mode == "write" and STDIN in loaded.sources:
-        raise FixWriteError("stdin cannot be fixed in place: use --fix - to write the fixed stream to stdout, "
-                            "or --diff", 2)
     if loaded.errors:
-        raise FixWriteError("not writing fixes: part of the input is unreadable (see above); fix that first", 3)
+        raise FixWriteError("not writing fixes: part of the input is unreadable (see above); fix that first",
+                            EXIT_INPUT)
     chosen, left = choose(result.findings, opts.unsafe_fixes)
     if opts.kustomize:
         plan, reloaded = _proven_overlay(opts.kustomize, chosen, loaded, analyse)
@@ -591,7 +588,7 @@ def _proven_overlay(directory: str, chosen: list[tuple[Finding, Fix]], loaded: L
             return plan, loaded
         rendered = _render_overlay(directory, plan)
         if rendered.errors:
-            raise FixWriteError(f"the overlay with the fixes does not render: {rendered.errors[0]}", 3)
+            raise FixWriteError(f"the overlay with the fixes does not render: {rendered.errors[0]}", EXIT_INPUT)
         remaining = {_key(f) for f in analyse(rendered).findings}
         disproved = [a for a in plan.applied if _key(a.finding) in remaining]
         if not disproved:
@@ -844,5 +841,5 @@ def cli_fix(opts: Any, loaded: LoadResult, result: Any, analyse: Callable[[list[
         typer.echo(out.stdout, nl=False)
         if out.exit_code is not None:
             return out.exit_code
-        return 3 if out.reloaded.errors else (1 if again.failing(fail_on) else 0)
+        return EXIT_INPUT if out.reloaded.errors else (1 if again.failing(fail_on) else 0)
     return FixRun(out.reloaded, objects, index, again, applied_json(out.plan))

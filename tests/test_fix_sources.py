@@ -456,3 +456,25 @@ def test_kubectl_apply_dry_run_accepts_the_fixed_examples(tmp_path):
         assert srv.writes == 0
     assert p.returncode == 0, p.stderr
     assert "serviceentry.networking.istio.io/egress-api-stripe-com created (dry run)" in p.stdout
+
+
+def test_every_json_patch_operation_is_written_on_the_syntax_tree():
+    """add/replace/remove/move/copy on mappings and sequences, as jsonpatch applies them to the data."""
+    import jsonpatch
+
+    from kubectl_meshcheck.fix_sources import _Document, _render_yaml
+
+    text = b"# keep\nspec:\n  ports:  # the ports\n  - {name: a, port: 1}\n  - name: b  # second\n    port: 2\n  x: 1\n"
+    ops = [{"op": "add", "path": "/spec/ports/1/appProtocol", "value": "tcp"},
+           {"op": "replace", "path": "/spec/ports/0/port", "value": 10},
+           {"op": "add", "path": "/spec/ports/-", "value": {"name": "c", "port": 3}},
+           {"op": "remove", "path": "/spec/x"},
+           {"op": "copy", "from": "/spec/ports/0", "path": "/spec/first"},
+           {"op": "move", "from": "/spec/ports/2", "path": "/spec/ports/0"}]
+    data = yaml.safe_load(text)
+    doc = _Document("f.yaml", (0, len(text)), jsonpatch.apply_patch(data, ops))
+    doc.ops = ops
+    out = _render_yaml(text, doc)
+    assert isinstance(out, bytes), out
+    assert yaml.safe_load(out) == doc.data
+    assert out.startswith(b"# keep\n") and b"# the ports" in out and b"# second" in out
