@@ -21,7 +21,7 @@ from .access import group
 from .model import MeshMode, Severity, Topic
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INPUT, EXIT_CLUSTER, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5
-OUTPUTS = ("full", "concise", "wide", "json", "yaml", "patch", "sarif", "github", "junit")
+OUTPUTS = ("full", "concise", "wide", "json", "yaml", "patch", "kustomize", "sarif", "github", "junit")
 LISTINGS = ("full", "wide", "json", "yaml")  # rules, plugins, version
 EPILOG = (
     "Exit codes: 0 clean; 1 findings at or above --fail-on; 2 usage error; 3 input unreadable; "
@@ -102,7 +102,18 @@ _ANALYSIS_OPTIONS: list[tuple[str, Any, Any, Any]] = [
                        "1.27, false before); auto with unknown node versions assumes classic sidecars.")),
     ("show_suppressed", bool, False,
      typer.Option("--show-suppressed", help="Also list suppressed findings, with their reasons.")),
-    ("unsafe_fixes", bool, False, typer.Option("--unsafe-fixes", help="Include unsafe fixes in -o patch.")),
+    ("unsafe_fixes", bool, False,
+     typer.Option("--unsafe-fixes", help="Include unsafe fixes in --fix, --diff, -o patch and -o kustomize.")),
+    ("fix", bool, False,
+     typer.Option("--fix", help="Write the verified safe fixes into the -f files (comments and layout kept) or, "
+                                "with -k, as patches into the kustomization; then analyse again. '--fix -' "
+                                "writes the fixed stream to stdout instead.")),
+    ("fix_to_stdout", bool, False, typer.Option("--fix-to-stdout", hidden=True)),
+    ("diff", bool, False,
+     typer.Option("--diff", help="Print the unified diff --fix would write, write nothing; exit 1 if there is one.")),
+    ("include_owned", bool, False,
+     typer.Option("--include-owned", help="-o patch: also patch objects Helm, Argo CD or Flux manage (their "
+                                          "next sync reverts it).")),
     ("preview", bool, False, typer.Option("--preview", help="Also run preview rules.")),
     ("no_annotation_suppressions", bool, False,
      typer.Option("--no-annotation-suppressions",
@@ -146,6 +157,10 @@ class Options:
     native_sidecars: str | None = None
     show_suppressed: bool = False
     unsafe_fixes: bool = False
+    fix: bool = False
+    fix_to_stdout: bool = False
+    diff: bool = False
+    include_owned: bool = False
     preview: bool = False
     no_annotation_suppressions: bool = False
     config: str | None = None
@@ -355,6 +370,10 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
             matches_selector = label_selector(opts.selector)
         except ValueError as e:
             raise CliError(f"-l/--selector: {e}", EXIT_INPUT) from None
+    if opts.fix or opts.fix_to_stdout or opts.diff:
+        from .fix_sources import cli_check
+
+        cli_check(opts)
     loaded = LoadResult()
     live = None
     if opts.filename or opts.kustomize:  # namespace-less objects go where kubectl apply would put them
@@ -378,16 +397,27 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
         scope = live.namespaces
     elif live is None and opts.namespace and not opts.all_namespaces:
         scope = [opts.namespace]
-    if live is None and matches_selector:  # the live source asked the server to filter
-        objects = [o for o in objects if o.kind not in SELECTABLE_KINDS or matches_selector(o.labels)]
+    settings = _injector_settings(opts, config)
 
-    index = Index(objects, force_mode=force, injector_settings=_injector_settings(opts, config), scope=scope,
-                  pod_evidence=live.pod_evidence if live is not None else None)
+    def analyse(objects):  # also run by --fix/--diff on what the fixes leave
+        if live is None and matches_selector:  # the live source asked the server to filter
+            objects = [o for o in objects if o.kind not in SELECTABLE_KINDS or matches_selector(o.labels)]
+        index = Index(objects, force_mode=force, injector_settings=settings, scope=scope,
+                      pod_evidence=live.pod_evidence if live is not None else None)
+        engine = Engine(index, host.pm, config, use_annotations=not opts.no_annotation_suppressions)
+        return objects, index, engine.run(rules, live.unreadable if live else [])
+
+    objects, index, result = analyse(objects)
     _RUN_STATE.append((loaded, live, index))
     for problem in index.problems:
         _warn(problem)
-    engine = Engine(index, host.pm, config, use_annotations=not opts.no_annotation_suppressions)
-    result = engine.run(rules, live.unreadable if live else [])
+    if opts.fix or opts.fix_to_stdout or opts.diff:
+        from .fix_sources import cli_fix
+
+        fixed = cli_fix(opts, loaded, result, analyse, fail_on)  # prints what it did
+        if isinstance(fixed, int):
+            return fixed
+        loaded, objects, index, result = fixed.loaded, fixed.objects, fixed.index, fixed.result
     shown = result.visible(min_sev, opts.show_suppressed)
     failing = result.failing(fail_on)
     code = EXIT_INPUT if loaded.errors else (EXIT_FINDINGS if failing else EXIT_OK)
@@ -420,6 +450,8 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
     }
     if live is not None:
         summary["cluster"] = live.summary()
+    if opts.fix:
+        summary["fixed"] = fixed.applied
     unreadable = [{"what": e} for e in loaded.errors] + result.unreadable
     for kind, where, reason in group(result.gaps):
         _warn(f"could not read {kind} ({where}): {reason}")
@@ -434,7 +466,11 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
             doc[preface[0]] = preface_rows
         typer.echo(rjson.dump_json(doc) if opts.output == "json" else rjson.dump_yaml(doc), nl=opts.output == "json")
     elif opts.output == "patch":
-        typer.echo(render_patches(shown, opts.unsafe_fixes), nl=False)
+        typer.echo(render_patches(shown, opts.unsafe_fixes, opts.include_owned), nl=False)
+    elif opts.output == "kustomize":
+        from .render.kustomize import render_kustomize
+
+        typer.echo(render_kustomize(shown, loaded, opts.unsafe_fixes), nl=False)
     elif opts.output == "sarif":
         typer.echo(sarif.render(shown, rules, summary, unreadable, objects))
     elif opts.output == "github":
@@ -592,6 +628,17 @@ def _exit(code: Any) -> None:
     os._exit(code or 0)
 
 
+def _fix_dash(args: list[str]) -> list[str]:
+    """``--fix -`` (the fixed stream to stdout): a click flag cannot take an optional value."""
+    out: list[str] = []
+    for a in args:
+        if a == "-" and out and out[-1] == "--fix":
+            out[-1] = "--fix-to-stdout"
+        else:
+            out.append(a)
+    return out
+
+
 def main() -> None:
     """Console-script entry point: one-line errors with distinct exit codes, tracebacks only with --debug."""
     debug = "--debug" in sys.argv
@@ -600,6 +647,7 @@ def main() -> None:
 
         complete(sys.argv[2:])
         return
+    sys.argv[1:] = _fix_dash(sys.argv[1:])
     try:
         app(prog_name="kubectl meshcheck", standalone_mode=True)
     except CliError as e:

@@ -12,13 +12,15 @@ from __future__ import annotations
 import copy
 import json
 import shlex
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import jsonpatch
 import jsonpointer
 
-from .model import Applicability, Fix, K8sObject, PatchOp, Workload, escape_pointer
+from .model import (
+    Applicability, Finding, Fix, FixResult, K8sObject, ObjectRef, PatchOp, Workload, escape_pointer,
+)
 
 
 class FixDoesNotApply(Exception):
@@ -104,12 +106,52 @@ def created_objects(fixes: Iterable[Fix]) -> dict[tuple[str, str, str], dict[str
     return out
 
 
-def kustomize_patch(fix: Fix) -> dict[str, Any]:
-    """The fix as a kustomization ``patches`` entry (for objects rendered by kustomize or Helm)."""
-    target = {"kind": fix.target.kind, "name": fix.target.name}
-    if fix.target.namespace:
-        target["namespace"] = fix.target.namespace
-    return {"target": target, "patch": json.dumps(fix.patch(), default=str)}
+def best_fix(finding: Finding) -> FixResult | None:
+    """The fix offered for a finding: its first one that is not withheld and not disproved."""
+    return next((r for r in finding.fixes if not r.withheld and r.verified is not False), None)
+
+
+def fix_to_apply(finding: Finding, unsafe: bool) -> FixResult | None:
+    """The fix ``--fix`` and ``-o patch`` apply: the best one, if verified and allowed (unsafe ones
+    only with ``--unsafe-fixes``; display-only never). Suppressed findings are left alone."""
+    best = best_fix(finding)
+    if finding.suppressed or best is None or best.verified is not True:
+        return None
+    if best.fix.applicability is Applicability.DISPLAY_ONLY or not best.fix.ops:
+        return None
+    if best.fix.applicability is Applicability.UNSAFE and not unsafe:
+        return None
+    return best
+
+
+def kustomize_target(ref: ObjectRef, kustomization: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """A kustomization ``patches`` target naming exactly this (rendered) object. What the kustomization
+    itself adds, its ``namePrefix``/``nameSuffix`` and ``namespace``, is left out: its patches run first."""
+    own = kustomization or {}
+    prefix, suffix = str(own.get("namePrefix") or ""), str(own.get("nameSuffix") or "")
+    group, _, version = ref.api_version.rpartition("/")
+    name = ref.name
+    if prefix and name.startswith(prefix):
+        name = name[len(prefix):]
+    if suffix and name.endswith(suffix):
+        name = name[: len(name) - len(suffix)]
+    target = {"group": group, "version": version, "kind": ref.kind, "name": name}
+    if not group:
+        del target["group"]
+    if ref.namespace and not own.get("namespace"):
+        target["namespace"] = ref.namespace
+    return target
+
+
+def kustomize_patch(fix: Fix, comment: str = "", kustomization: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The fix as a kustomization ``patches`` entry: a JSON 6902 patch (its ``test`` ops included, so
+    kustomize refuses a base that changed) for its target, as YAML text with ``comment`` on top."""
+    import yaml
+
+    ops = yaml.safe_dump(json.loads(json.dumps(fix.patch(), default=str)), sort_keys=False,
+                         default_flow_style=False, width=1000)
+    head = "".join(f"# {line}\n" for line in comment.splitlines())
+    return {"target": kustomize_target(fix.target, kustomization), "patch": head + ops}
 
 
 def fix_to_json(fix: Fix, verified: bool | None, withheld: str | None, note: str = "") -> dict[str, Any]:

@@ -33,6 +33,7 @@ def finding_to_json(f: Finding) -> dict[str, Any]:
         "object": f.object.to_json(),
         "location": f.location,
         "path": d.path,
+        "subject": d.subject,  # what at path the finding is about, when the field names several things
         "message": d.message,
         "args": dict(d.args),
         "related": [r.to_json() for r in d.related],

@@ -46,17 +46,29 @@ class LoadResult:
     #: the namespace of namespaced objects that name none (``-n``, else the kubeconfig's, else
     #: ``default``: what ``kubectl apply -f`` does); None keeps them namespace-less
     default_namespace: str | None = None
+    #: origin -> the stream as read, for writing fixes back (--fix) and refusing files changed since
+    sources: dict[str, _Source] = field(default_factory=dict)
 
 
 class _Source:
-    """One file's bytes, kept so field lines can be computed later for documents with findings."""
+    """One file's bytes, kept so field lines can be computed later for documents with findings, and so
+    ``--fix`` can edit exactly the documents it changes."""
 
-    __slots__ = ("_firsts", "_spans", "data")
+    __slots__ = ("_firsts", "_spans", "data", "format")
 
-    def __init__(self, data: bytes):
+    def __init__(self, data: bytes, format: str = "yaml"):
         self.data = data
+        self.format = format  # "json" or "yaml": a fix is written back in the file's own format
         self._spans: list[tuple[int, int, int]] | None = None
         self._firsts: list[int] = []
+
+    def span(self, doc_line: int) -> tuple[int, int, int] | None:
+        """(start, end, first line) of the document whose content starts at ``doc_line``."""
+        if self._spans is None:
+            self._spans = yamlfast.split_documents(self.data)
+            self._firsts = [first for _, _, first in self._spans]
+        i = bisect.bisect_right(self._firsts, doc_line) - 1
+        return self._spans[i] if i >= 0 else None
 
     def line_map(self, doc_line: int) -> Callable[[str], int | None]:
         cache: dict[str, int] = {}
@@ -74,13 +86,10 @@ class _Source:
         return line_of
 
     def _compose(self, doc_line: int) -> dict[str, int]:
-        if self._spans is None:
-            self._spans = yamlfast.split_documents(self.data)
-            self._firsts = [first for _, _, first in self._spans]
-        i = bisect.bisect_right(self._firsts, doc_line) - 1
-        if i < 0:
+        span = self.span(doc_line)
+        if span is None:
             return {"": doc_line}
-        start, end, first = self._spans[i]
+        start, end, first = span
         try:
             return yamlfast.compose_lines(self.data[start:end], offset=first - 1)
         except yamlfast.YAMLError:
@@ -166,8 +175,8 @@ def _parse_file(path: str) -> tuple[str, Any]:
 def load_bytes(data: bytes, origin: str, out: LoadResult, parsed: tuple[str, Any] | None = None) -> None:
     """Parse one stream (file, stdin or kustomize output) into ``out``."""
     out.files += 1
-    src = _Source(data)
     how, result = parsed or _parse(data)
+    src = out.sources[origin] = _Source(data, "json" if how == "json" else "yaml")
     if how == "json":
         _objects_from_doc(result, origin, origin, 1, src, out)
         return
