@@ -72,8 +72,8 @@ _ANALYSIS_OPTIONS: list[tuple[str, Any, Any, Any]] = [
      typer.Option("--request-timeout", metavar="DURATION", help="Per-request timeout (live cluster), e.g. 10s.")),
     ("output", str, "full",
      typer.Option("-o", "--output", metavar="FORMAT",
-                  help="full (tables, then one block per finding), concise (one line per finding), wide, "
-                       "json, yaml, patch, sarif, github or junit.")),
+                  help=f"One of {', '.join(OUTPUTS)}. full: the tables, then one block per finding; concise: "
+                       "one line per finding.")),
     ("color", str, "auto",
      typer.Option("--color", metavar="WHEN",
                   help="auto, always or never. auto colours only a terminal and honours NO_COLOR and "
