@@ -9,7 +9,7 @@ install, since krew links one executable only).
 
 Subcommands, flags and their help come from the CLI's own definition (the typer app), so every
 flag anyone adds is completed with no change here. Values: ``-o`` the formats the command accepts
-(``cli.OUTPUTS``, or ``cli.LIST_OUTPUTS`` for commands without analysis flags); severities, mesh
+(``cli.OUTPUTS``, or ``cli.LISTINGS`` for commands without analysis flags); severities, mesh
 modes; a lower-case metavar such as ``true|false|auto`` lists literal values; ``FILE`` metavars
 complete paths and ``DIR`` directories (the shell does it: directive 0 or 16); rule codes (and
 topic prefixes such as ``MC1``) for ``--select``/``--ignore`` and ``rules``; plugin names; contexts
@@ -140,7 +140,7 @@ def _values(line: CommandLine, opt: Any, word: str, cli: Any) -> tuple[Candidate
     name, metavar = opt.name, opt.metavar or ""
     if name == "output":
         has_analysis = any(p.name == "filename" for p in line.params())
-        formats = cli.OUTPUTS if has_analysis else cli.LIST_OUTPUTS
+        formats = cli.OUTPUTS if has_analysis else cli.LISTINGS
         return _starting(((f, "") for f in formats), word), NO_FILE
     if name in ("fail_on", "min_severity"):
         return _starting(((str(s), "") for s in Severity), word), NO_FILE

@@ -82,12 +82,12 @@ def test_flags_are_those_the_command_defines(command):
 
 
 def test_output_values_follow_the_command():
-    from kubectl_meshcheck.cli import LIST_OUTPUTS, OUTPUTS
+    from kubectl_meshcheck.cli import LISTINGS, OUTPUTS
 
     assert complete("-o", "")[0] == list(OUTPUTS)
     assert {"sarif", "github", "junit"} <= set(OUTPUTS)
     assert complete("ports", "-o", "")[0] == list(OUTPUTS)
-    assert complete("rules", "-o", "")[0] == list(LIST_OUTPUTS)
+    assert complete("rules", "-o", "")[0] == list(LISTINGS)
     assert complete("--output=j")[0] == ["--output=json", "--output=junit"]
     assert complete("ports", "--fail-on", "")[0] == ["info", "warning", "error"]
     assert complete("--mesh-mode", "")[0] == ["sidecar", "ambient", "none"]
