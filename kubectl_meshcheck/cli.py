@@ -7,6 +7,7 @@ authorised at all; 5 internal error. The exit code does not depend on -o.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import os
 import sys
@@ -338,86 +339,49 @@ def _severity(value: str, flag: str) -> Severity:
 
 
 def run_analysis(topic: Topic | None, opts: Options) -> int:
-    from .engine import Engine
-    from .index import SELECTABLE_KINDS, Index, label_selector
+    from . import pipeline
     from .render import github, junit, sarif
     from .render import json as rjson
     from .render.patch import render_patches
-    from .sources.manifests import LoadResult, kubeconfig_namespace, load_kustomize, load_paths
+    from .sources.cluster import ClusterError
     from .views import PREFACES, PROPOSALS, VIEWS
 
     _check_output(opts)
     _check_color(opts)
     fail_on = _severity(opts.fail_on, "--fail-on")
     min_sev = _severity(opts.min_severity, "--min-severity")
-    try:
-        force = MeshMode(opts.mesh_mode) if opts.mesh_mode else None
-    except ValueError:
-        raise CliError(
-            f"--mesh-mode: unknown mode {opts.mesh_mode!r} (use sidecar, ambient or none)", EXIT_INPUT
-        ) from None
-    config, host = _host(opts)
-    select, ignore = _split(opts.select), _split(opts.ignore)
-    unknown = host.registry.unknown_selectors(select + ignore)
-    if unknown:
-        raise CliError(f"--select/--ignore: no rule code starts with {', '.join(unknown)} "
-                       "(see 'kubectl meshcheck rules')", EXIT_INPUT)
-    rules = host.registry.select(topic, select, ignore, opts.preview)
-
-    matches_selector = None
-    if opts.selector:
-        try:
-            matches_selector = label_selector(opts.selector)
-        except ValueError as e:
-            raise CliError(f"-l/--selector: {e}", EXIT_INPUT) from None
+    settings = _settings(topic, opts)
     if opts.fix or opts.fix_to_stdout or opts.diff:
         from .fix_sources import cli_check
 
         cli_check(opts)
-    loaded = LoadResult()
-    live = None
-    if opts.filename or opts.kustomize:  # namespace-less objects go where kubectl apply would put them
-        loaded.default_namespace = opts.namespace or kubeconfig_namespace(opts.kubeconfig, opts.context) or "default"
-    if opts.filename:
-        load_paths(opts.filename, opts.recursive, loaded)
-    if opts.kustomize:
-        load_kustomize(opts.kustomize, loaded)
-    if not opts.filename and not opts.kustomize:
-        live = _read_live(opts, rules)
-        loaded.objects = live.objects
+    try:
+        run = pipeline.run(settings)
+    except pipeline.InputError as e:
+        raise CliError(str(e), EXIT_INPUT) from None
+    except ClusterError as e:
+        raise CliError(str(e), EXIT_CLUSTER) from None
+    finally:
+        if settings.progress:
+            sys.stderr.write("\r\033[K")
+    loaded, live, objects, index, result, rules = run.loaded, run.live, run.objects, run.index, run.result, run.rules
     for e in loaded.errors:
         _err(e)
     for n in loaded.notes[:10]:
         typer.echo(f"note: {n}", err=True)
     if len(loaded.notes) > 10:
         typer.echo(f"note: ... and {len(loaded.notes) - 10} more skipped documents", err=True)
-    objects = loaded.objects
-    scope = None
-    if live is not None and live.namespaces is not None:
-        scope = live.namespaces
-    elif live is None and opts.namespace and not opts.all_namespaces:
-        scope = [opts.namespace]
-    settings = _injector_settings(opts, config)
-
-    def analyse(objects):  # also run by --fix/--diff on what the fixes leave
-        if live is None and matches_selector:  # the live source asked the server to filter
-            objects = [o for o in objects if o.kind not in SELECTABLE_KINDS or matches_selector(o.labels)]
-        index = Index(objects, force_mode=force, injector_settings=settings, scope=scope,
-                      pod_evidence=live.pod_evidence if live is not None else None)
-        engine = Engine(index, host.pm, config, use_annotations=not opts.no_annotation_suppressions)
-        return objects, index, engine.run(rules, live.unreadable if live else [])
-
-    objects, index, result = analyse(objects)
     _RUN_STATE.append((loaded, live, index))
     for problem in index.problems:
         _warn(problem)
     if opts.fix or opts.fix_to_stdout or opts.diff:
         from .fix_sources import cli_fix
 
-        fixed = cli_fix(opts, loaded, result, analyse, fail_on)  # prints what it did
+        fixed = cli_fix(opts, loaded, result, run.analyse, fail_on)  # prints what it did
         if isinstance(fixed, int):
             return fixed
         loaded, objects, index, result = fixed.loaded, fixed.objects, fixed.index, fixed.result
+        run = dataclasses.replace(run, loaded=loaded, objects=objects, index=index, result=result)
     shown = result.visible(min_sev, opts.show_suppressed)
     failing = result.failing(fail_on)
     code = EXIT_INPUT if loaded.errors else (EXIT_FINDINGS if failing else EXIT_OK)
@@ -428,28 +392,7 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
     rows = view[0](result) if view else None
     preface = PREFACES.get(topic) if topic else None
     preface_rows = preface[1](result) if preface else None
-    by_sev = {str(s): sum(1 for f in result.findings if f.severity == s and not f.suppressed) for s in Severity}
-    assumed = sorted(index.assumed_namespaces)
-    summary = {
-        "topic": topic.value if topic else "all",
-        "findings": sum(by_sev.values()),
-        "bySeverity": by_sev,
-        "suppressed": sum(1 for f in result.findings if f.suppressed),
-        "rules": [r.code for r in rules],
-        "objects": len(objects),
-        "workloads": len(index.workloads),
-        "files": loaded.files,
-        "assumedMeshMode": {"mode": index.assume_mode.value, "namespaces": assumed} if assumed else None,
-        "inferredMeshMode": dict(sorted(index.inferred_namespaces.items())) or None,
-        "withAssumptions": sum(1 for f in result.findings if f.assumptions and not f.suppressed),
-        "fullAccess": not result.gaps,
-        "forcedMeshMode": force.value if force else None,
-        "namespacesNotInMesh": sorted(index.unmeshed_namespaces),
-        "failOn": str(fail_on),
-        "exitCode": code,
-    }
-    if live is not None:
-        summary["cluster"] = live.summary()
+    summary = pipeline.summary(run, fail_on, code)
     if opts.fix:
         summary["fixed"] = fixed.applied
     unreadable = [{"what": e} for e in loaded.errors] + result.unreadable
@@ -494,8 +437,6 @@ def _check_color(opts: Options) -> None:
 
 def _injector_settings(opts: Options, config) -> Any:
     """Injector settings from the flags, over the config file's ``injection:`` block."""
-    import dataclasses
-
     from .mesh.injection import NATIVE_MODES, InjectorSettings, parse_version
 
     base = config.injection or InjectorSettings()
@@ -515,30 +456,32 @@ def _injector_settings(opts: Options, config) -> Any:
     return dataclasses.replace(base, istio_version=version, native_sidecars=native, source=source)
 
 
-def _read_live(opts: Options, rules) -> Any:
-    """Read the cluster of the current (or --context) context; only the kinds the rules need."""
-    from .sources.cluster import ClusterError, ClusterSettings, parse_duration, read_cluster
+def _settings(topic: Topic | None, opts: Options) -> Any:
+    """The run's settings from the flags (one error line for each bad value)."""
+    from .pipeline import Settings
+    from .sources.cluster import parse_duration
 
+    try:
+        force = MeshMode(opts.mesh_mode) if opts.mesh_mode else None
+    except ValueError:
+        raise CliError(f"--mesh-mode: unknown mode {opts.mesh_mode!r} (use sidecar, ambient or none)",
+                       EXIT_INPUT) from None
     try:
         timeout = parse_duration(opts.request_timeout)
     except ValueError as e:
         raise CliError(f"--request-timeout: {e}", EXIT_INPUT) from None
-    settings = ClusterSettings(kubeconfig=opts.kubeconfig, context=opts.context, namespace=opts.namespace,
-                               all_namespaces=opts.all_namespaces, selector=opts.selector, request_timeout=timeout)
-    kinds = {k for r in rules for k in r.kinds}
+    config, host = _host(opts)
     progress = None
-    if sys.stderr.isatty():
+    if sys.stderr.isatty() and not opts.filename and not opts.kustomize:
         def progress(msg: str) -> None:
             sys.stderr.write(f"\r\033[K{msg}")  # one line, rewritten in place; cleared when done
             sys.stderr.flush()
-    try:
-        result = read_cluster(settings, kinds, progress)
-    except ClusterError as e:
-        raise CliError(str(e), EXIT_CLUSTER) from None
-    finally:
-        if progress:
-            sys.stderr.write("\r\033[K")
-    return result
+    return Settings(host=host, config=config, topic=topic, select=_split(opts.select), ignore=_split(opts.ignore),
+                    preview=opts.preview, files=opts.filename or (), recursive=opts.recursive,
+                    kustomize=opts.kustomize, namespace=opts.namespace, all_namespaces=opts.all_namespaces,
+                    context=opts.context, kubeconfig=opts.kubeconfig, selector=opts.selector,
+                    request_timeout=timeout, force_mode=force, injector=_injector_settings(opts, config),
+                    use_annotations=not opts.no_annotation_suppressions, progress=progress)
 
 
 def list_rules(code: str | None, opts: Options, fmt: str | None = None) -> int:

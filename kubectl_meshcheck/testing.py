@@ -55,10 +55,11 @@ from typing import Any
 import yaml
 
 from .config import Config, load_config
-from .engine import Engine, RunResult, fix_availability_ok
+from .engine import RunResult, fix_availability_ok
 from .fixes import apply_ops
-from .index import ALWAYS_READ, Index
+from .index import ALWAYS_READ
 from .model import CODE_RE, Applicability, Finding, K8sObject, MeshMode, Rule, Topic
+from .pipeline import Settings, analyse
 from .plugins import PluginHost, build_plugin_manager
 from .sources.manifests import LoadResult, load_paths
 
@@ -131,7 +132,7 @@ def run_rules(objects: list[K8sObject], codes: list[str], host: PluginHost | Har
         loaded = ", ".join(f"{i.name} ({i.status})" for i in th.host.infos)
         raise AssertionError(f"no rule registered for {sorted(missing)}; plugins: {loaded} "
                              "(pass yours with plugin_host(plugins=[(name, module)]))")
-    return Engine(Index(objects, assume), th.host.pm, th.config).run(rules)
+    return analyse(objects, rules, Settings(th.host, th.config, assume_mode=assume))[2]
 
 
 def _of(result: RunResult, code: str) -> list[Finding]:
