@@ -66,11 +66,11 @@ def _by_name(index) -> list:
     return sorted(index.workloads, key=lambda w: (w.namespace or "", w.obj.kind, w.obj.name))
 
 
-def _codes_by_object(result: RunResult, prefix: str) -> dict[tuple, set[str]]:
-    """Object key -> the codes of its unsuppressed findings of one topic (``MC2``)."""
+def _codes_by_object(result: RunResult, topic: Topic) -> dict[tuple, set[str]]:
+    """Object key -> the codes of its unsuppressed findings of one topic (any plugin's rules)."""
     by_obj: dict[tuple, set[str]] = {}
     for f in result.findings:
-        if not f.suppressed and f.code.startswith(prefix):
+        if not f.suppressed and f.rule.topic is topic:
             by_obj.setdefault(f.object.key, set()).add(f.code)
     return by_obj
 
@@ -84,7 +84,7 @@ def _codes_for_port(findings: list[Finding], svc_key: tuple, index: int, name: s
         if f.object.key == svc_key and (f.diagnostic.path == prefix or f.diagnostic.path.startswith(prefix + "/")):
             codes.add(f.code)
         for s in f.diagnostic.args.get("services", []) if isinstance(f.diagnostic.args, dict) else []:
-            if (f.code.startswith("MC1") and s.get("service") == svc_key[2] and s.get("port") == number
+            if (f.rule.topic is Topic.PORTS and s.get("service") == svc_key[2] and s.get("port") == number
                     and any(r.key == svc_key for r in f.diagnostic.related)):
                 codes.add(f.code)
     return sorted(codes)
@@ -168,7 +168,7 @@ def startup_rows(result: RunResult) -> list[dict[str, Any]]:
     injection), findings (MC2xx codes), origin."""
     index = result.index
     ctx = Context.for_views(index)
-    by_obj = _codes_by_object(result, "MC2")
+    by_obj = _codes_by_object(result, Topic.STARTUP)
     rows = []
     for wl in _by_name(index):
         mode = index.mode_of(wl)
@@ -236,16 +236,16 @@ def _describe(probe: dict, handler: str, resolved: Any = None) -> str:
 
 
 def _probe_codes(findings: list[Finding], key: tuple, plan) -> list[str]:
-    """MC4xx findings on this probe: by path, or naming its container and kind in their args."""
+    """Probe findings on this probe: by path, or naming its container (and kind) in their args."""
     codes = set()
     for f in findings:
-        if f.suppressed or not f.code.startswith("MC4") or f.object.key != key:
+        if f.suppressed or f.rule.topic is not Topic.PROBES or f.object.key != key:
             continue
         args = f.diagnostic.args if isinstance(f.diagnostic.args, dict) else {}
         named = [p for p in args.get("probes") or [] if isinstance(p, dict)]
         if (f.diagnostic.path == plan.path or f.diagnostic.path.startswith(plan.path + "/")
                 or any(p.get("container") == plan.container and p.get("kind") == plan.kind for p in named)
-                or (f.code == "MC408" and plan.container in args.get("containers", []))):
+                or plan.container in args.get("containers", [])):
             codes.add(f.code)
     return sorted(codes)
 
@@ -317,7 +317,7 @@ NAMESPACE_COLUMNS = [Column("NAMESPACE", "namespace"), Column("POLICY", "policy"
 
 
 def _egress_codes(result: RunResult, ref_key: tuple, path: str, host: str) -> list[str]:
-    return sorted({f.code for f in result.findings if not f.suppressed and f.code.startswith("MC3")
+    return sorted({f.code for f in result.findings if not f.suppressed and f.rule.topic is Topic.EGRESS
                    and f.object.key == ref_key and f.diagnostic.path == path
                    and (f.diagnostic.args or {}).get("host") == host})
 
@@ -365,11 +365,12 @@ def egress_namespace_rows(result: RunResult) -> list[dict[str, Any]]:
 
 
 def _proposals(result: RunResult) -> list[tuple[dict[str, Any], list[Finding]]]:
-    """The ServiceEntries the MC301-MC303 fixes create, once each (ports merged), with the findings
-    each one clears."""
+    """The ServiceEntries the egress findings' best fixes create (MC301-MC303, and any plugin's), once
+    each (ports merged), with the findings each one clears."""
     fixes, cleared = [], defaultdict(list)
     for f in result.findings:
-        if f.suppressed or f.code not in ("MC301", "MC302", "MC303") or not f.fixes:
+        if f.suppressed or f.rule.topic is not Topic.EGRESS or not f.fixes or not any(
+                p.created is not None and p.target.kind == "ServiceEntry" for p in f.fixes[0].fix.parts()):
             continue
         fixes.append(f.fixes[0].fix)
         for part in f.fixes[0].fix.parts():
@@ -446,7 +447,7 @@ def capture_rows(result: RunResult) -> list[dict[str, Any]]:
 
     index = result.index
     ctx = Context.for_views(index)
-    by_obj = _codes_by_object(result, "MC5")
+    by_obj = _codes_by_object(result, Topic.CAPTURE)
     rows = []
     for wl in _by_name(index):
         mode = index.mode_of(wl)

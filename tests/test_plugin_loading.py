@@ -485,6 +485,33 @@ def test_an_org_topic_rule_runs_with_every_topic(venv, tmp_path):
     assert {f["code"] for f in json.loads(p.stdout)["findings"]} == {"ORG101"}
 
 
+def test_an_org_rule_of_a_topic_shows_in_that_topics_rows(venv, tmp_path):
+    """Views pick findings by topic, not by our code prefixes: ORG201 (startup) is in `startup` rows."""
+    write(tmp_path / "team.py", textwrap.dedent('''\
+        from kubectl_meshcheck import Diagnostic, Topic, hookimpl, rule
+
+
+        @rule(code="ORG201", name="team-label-missing", topic=Topic.STARTUP, targets={"Workload"},
+              summary="meshed workloads carry a team label")
+        def team_label_missing(wl, ctx):
+            """What it checks: x."""
+            if "team" not in wl.pod_labels:
+                yield Diagnostic(wl.template_path + "/metadata/labels", "no team label")
+
+
+        @hookimpl
+        def meshcheck_register_rules(register):
+            register(team_label_missing)
+        '''))
+    config = write(tmp_path / "meshcheck.yaml", "plugins:\n  paths: [./team.py]\n")
+    p = venv.run("startup", "-f", str(EXAMPLES), "--config", str(config), "-o", "json",
+                 env={"MESHCHECK_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    doc = json.loads(p.stdout)
+    org = {f["object"]["name"] for f in doc["findings"] if f["code"] == "ORG201"}
+    rows = [r for r in doc["rows"] if "ORG201" in r["findings"]]
+    assert org and rows and {r["workload"].split("/", 1)[1] for r in rows} <= org, p.stderr
+
+
 def test_crashing_owner_and_veto_hooks_are_one_mc001_each_and_vetoes_see_the_fixes(venv, tmp_path):
     write(tmp_path / "hooks.py", textwrap.dedent('''\
         from kubectl_meshcheck import hookimpl
