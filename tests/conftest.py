@@ -5,6 +5,9 @@ import pytest
 
 from kubectl_meshcheck.plugins import build_plugin_manager
 
+#: the walkthrough plugin's own tests run inside its venv (tests/test_walkthrough.py), not here
+collect_ignore = ["example_plugin_team"]
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CORPUS = SHARED / "corpus"
 
