@@ -2,22 +2,19 @@
 emulation (real HTTP, the real client, SelfSubjectAccessReviews counted) and from ``-f`` files. One test per
 deciding check: RBAC, PodSecurity, the local kubectl, the proxy image, ambient, the pod's user, the server."""
 
-import fcntl
 import json
 import os
-import pty
 import shlex
 import shutil
-import struct
 import subprocess
 import sys
-import termios
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
+from .ptyterm import run_in_pty
 from .conftest import require_kubectl
 from .kubeapi import KubeAPIServer, write_kubeconfig
 
@@ -385,24 +382,11 @@ def _command_lines(doc):
 
 
 def _in_pty(args, columns, env):
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
     e = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "KUBECONFIG")}
     e.update({"MESHCHECK_DISABLE_PLUGIN_AUTOLOAD": "1", **env})
-    proc = subprocess.Popen([EXE, "capture", *args], stdout=slave, stderr=subprocess.PIPE, env=e)
-    os.close(slave)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(master)
-    assert proc.wait(60) == 0, proc.stderr.read()
-    return out.decode().replace("\r\n", "\n")
+    shown, rc, err = run_in_pty([EXE, "capture", *args], columns, e, timeout=60)
+    assert rc == 0, err
+    return shown
 
 
 @pytest.mark.parametrize("columns", [60, 100, 140])

@@ -3,7 +3,6 @@ read by the installed tool (the real ``kubernetes`` client) and cross-checked wi
 
 import json
 import os
-import pty
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from .ptyterm import run_in_pty
 from .conftest import require_kubectl
 from .kubeapi import KubeAPIServer, write_kubeconfig
 
@@ -334,22 +334,10 @@ def test_kubectl_meshcheck_reads_the_cluster_through_plugin_discovery(cluster):
 
 def test_progress_goes_to_a_terminal_stderr_and_never_to_stdout(cluster):
     srv, kc = cluster
-    master, slave = pty.openpty()
     env = {**os.environ, "KUBECONFIG": kc, "MESHCHECK_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    proc = subprocess.run([EXE, "-A", "-o", "json"], stdout=subprocess.PIPE, stderr=slave, env=env, timeout=120)
-    os.close(slave)
-    err = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        err += chunk
-    os.close(master)
-    assert b"reading the cluster:" in err and b"\r" in err
-    doc = json.loads(proc.stdout)
+    err, _, out = run_in_pty([EXE, "-A", "-o", "json"], 100, env, stream="stderr")
+    assert "reading the cluster:" in err and "\r" in err
+    doc = json.loads(out)
     assert Counter(f["code"] for f in doc["findings"])["MC103"] >= 1
     quiet = run("-A", "-o", "json", kubeconfig=kc)
     assert "reading the cluster" not in quiet.stderr

@@ -4,17 +4,16 @@ the block format built from a rule and finding of our own (bundled messages may 
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
-import struct
 import subprocess
 import sys
-import termios
 from pathlib import Path
 
 import pytest
+
+from .ptyterm import run_in_pty
 
 from kubectl_meshcheck.index import Index
 from kubectl_meshcheck.model import (Applicability, Diagnostic, Finding, Fix, FixResult, K8sObject, ObjectRef, Owner,
@@ -41,24 +40,9 @@ def _env(**extra):
 
 def in_pty(args, columns, env=None, kubectl=False) -> tuple[str, int]:
     """Run the CLI with stdout on a pseudo-terminal of ``columns`` columns; what the terminal shows."""
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50 if columns else 0, columns, 0, 0))
     cmd = ["kubectl", "meshcheck", *args] if kubectl else [EXE, *args]
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.PIPE,
-                            env=env or _env(), close_fds=True)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    rc = proc.wait(timeout=120)
-    return b"".join(chunks).decode().replace("\r\n", "\n"), rc
+    shown, rc, _ = run_in_pty(cmd, columns, env or _env())
+    return shown, rc
 
 
 def piped(args, **env):
