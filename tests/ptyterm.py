@@ -18,7 +18,7 @@ def run_in_pty(cmd: list[str], columns: int | None = None, env: dict | None = No
     master, slave = os.openpty()
     if columns:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
-    other = tempfile.TemporaryFile()  # not a pipe: a full pipe would block the child while we read the pty
+    other = tempfile.TemporaryFile()  # noqa: SIM115 - not a pipe: a full pipe would block the child while we read
     kwargs = {"stdout": slave, "stderr": other} if stream == "stdout" else {"stdout": other, "stderr": slave}
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=env, close_fds=True, **kwargs)
     os.close(slave)

@@ -13,12 +13,11 @@ import yaml
 from kubectl_meshcheck import MeshMode
 from kubectl_meshcheck.mesh import annotations as ann
 from kubectl_meshcheck.mesh.config import MeshConfig, mesh_config_from
+from kubectl_meshcheck.mesh.injected_pod import predict_injection, read_injected
 from kubectl_meshcheck.mesh.injection import (
     InjectorSettings,
     dataplane_mode,
     parse_proxy_config,
-    predict_injection,
-    read_injected,
     settings_from_objects,
 )
 from kubectl_meshcheck.testing import load_objects
@@ -317,7 +316,8 @@ def test_malformed_metadata_maps_do_not_break_the_mode_decision():
 
 
 def test_an_install_lifecycle_override_replaces_the_hold_hook():
-    from kubectl_meshcheck.mesh.injection import InjectorSettings, predict_injection, settings_from_injector_values
+    from kubectl_meshcheck.mesh.injected_pod import predict_injection
+    from kubectl_meshcheck.mesh.injection import InjectorSettings, settings_from_injector_values
 
     meta = {"annotations": {"proxy.istio.io/config": "holdApplicationUntilProxyStarts: true"}}
     spec = {"containers": [{"name": "app", "image": "x"}]}

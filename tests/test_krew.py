@@ -269,7 +269,8 @@ def test_release_archive_is_self_contained(archive, tmp_path):
                    for m in members.values())
         assert members["kubectl-meshcheck"].mode == 0o755
         assert {"LICENSE", "README.md", "lib/kubectl_meshcheck/__init__.py",
-                "lib/kubectl_meshcheck_plugins/ports.py"} <= set(members)
+                "lib/kubectl_meshcheck_plugins/ports/__init__.py",
+                "lib/kubectl_meshcheck_plugins/startup/races.py"} <= set(members)
         assert not any(n.startswith("lib/bin/") or "__pycache__" in n for n in members)
         head = tar.extractfile("kubectl-meshcheck").read().decode()
         assert head.startswith("#!/usr/bin/env python3\n")
