@@ -573,7 +573,7 @@ def test_kubectl_finds_the_venv_plugin(venv, tmp_path):
 
 # -- bundled plugins use only the public API -------------------------------------------------------
 
-PLUGIN_FILES = sorted((REPO / "plugins").glob("*.py")) + [TESTS / "example_plugin" / "meshcheck_acme" / "__init__.py"]
+PLUGIN_FILES = sorted((REPO / "plugins").rglob("*.py")) + [TESTS / "example_plugin" / "meshcheck_acme" / "__init__.py"]
 
 
 def _private_imports(path: Path) -> list[str]:
