@@ -1,5 +1,7 @@
-"""Fixes written into the text of ``-f`` files: only the documents a fix changes are edited, each proven
-by reading it back; objects a fix creates are appended to the file of the object whose finding they clear.
+"""Fixes written into the text of ``-f`` files, document by document, each proven by reading it back.
+
+Only the documents a fix changes are edited; objects a fix creates are appended to the file of the
+object whose finding they clear.
 
 - YAML: only the documents a fix changes are re-written, with yaml-edit, a lossless (syntax-tree)
   editor, so comments, key order, quoting, flow style, indentation and blank lines around the edit stay

@@ -1,5 +1,6 @@
-"""The capture plan: the ranked ways to see a workload's packets in the mesh, with their commands and
-pre-checks, and why ``kubectl exec -c istio-proxy -- tcpdump`` fails.
+"""The capture plan: the ranked ways to see a workload's packets in the mesh, with commands and pre-checks.
+
+Also why ``kubectl exec -c istio-proxy -- tcpdump`` fails.
 
 Facts (reference/istio-facts.md §E, §F2.5), each checked at its source (those about istio-proxy's
 privileges, its image and PodSecurity are in ``privileges.py``):

@@ -1,5 +1,7 @@
-"""What besides the pod decides a capture route: the API server and local kubectl versions (what
-``kubectl debug`` can do), and the permissions each route needs (asked as access reviews).
+"""What besides the pod decides a capture route: server and kubectl versions, and the permissions asked.
+
+The API server and local kubectl versions decide what ``kubectl debug`` can do; the permissions each
+route needs are asked as access reviews.
 
 Read live by ``sources/target.py``; offline only the local kubectl is known, and the rest is said.
 """

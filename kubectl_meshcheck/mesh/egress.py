@@ -1,5 +1,7 @@
-"""Egress: one workload's egress fact (what covers each endpoint, what else listens on its port, the
-egress gateway, the outbound policy), the ServiceEntry indexes behind it and their re-check updates.
+"""Egress: the per-workload egress fact and the ServiceEntry indexes behind it, with their re-check updates.
+
+For each endpoint of a workload: what covers it, what else listens on its port, the egress gateway; and
+the workload's outbound policy.
 
 Facts (reference/istio-facts.md §A6, §C1-C7):
 

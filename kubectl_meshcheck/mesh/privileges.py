@@ -1,6 +1,8 @@
-"""Capture powers in a pod: istio-proxy's privileges and image variant (install values, overrides, the
-trace-logging knob), containers beside the app that can capture or steer its traffic, debug containers, and
-the namespace's PodSecurity level.
+"""Capture powers in a pod: istio-proxy's privileges and image, capture sidecars, debug containers, PodSecurity.
+
+istio-proxy's privileges and image variant (install values, overrides, the trace-logging knob),
+containers beside the app that can capture or steer its traffic, debug containers, and the namespace's
+PodSecurity level.
 
 Facts (reference/istio-facts.md §E, §F2.5), each checked at its source:
 

@@ -1,5 +1,7 @@
-"""ServiceEntries: reading their hosts, addresses and ports, whether sidecars give an address-less one
-an auto-allocated VIP (§C7), and the entry generated for endpoints no ServiceEntry covers.
+"""ServiceEntries: their hosts, addresses and ports, auto-allocated VIPs, and the entry generated for a host.
+
+Whether sidecars give an address-less entry an auto-allocated VIP (§C7); the entry generated for
+endpoints no ServiceEntry covers.
 
 ServiceEntry ``hosts`` match by Host/SNI (wildcards ``*.x`` by suffix), ``addresses`` (IPs or CIDRs)
 by destination IP (reference/istio-facts.md §C2-C4, §C7).

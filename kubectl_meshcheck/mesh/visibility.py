@@ -1,5 +1,7 @@
-"""Visibility: which Istio config a workload's sidecar sees: ``exportTo``, the Sidecar resource that
-applies and what its ``egress.hosts`` import, and the outbound traffic policy.
+"""Visibility: which ServiceEntries a workload's sidecar sees (exportTo, Sidecar imports) and its outbound policy.
+
+The Sidecar resource that applies to a workload, what its ``egress.hosts`` import, and the outbound
+traffic policy it (or the mesh config) sets.
 
 Facts (reference/istio-facts.md §C1-C5):
 

@@ -1,5 +1,6 @@
-"""Egress rules on ServiceEntries (MC304-MC308, MC311): what Istio's webhook rejects or sidecars misread,
-with the smallest change that makes Istio accept it.
+"""Egress rules on ServiceEntries (MC304-MC308, MC311): what Istio's webhook rejects or sidecars misread.
+
+Each with the smallest change that makes Istio accept it.
 """
 
 from __future__ import annotations

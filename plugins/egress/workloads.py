@@ -1,5 +1,7 @@
-"""Egress rules on workloads: external endpoints no ServiceEntry covers (MC301-MC303), outbound IP-range
-annotations the injector rejects (MC309), pooled database connections with no idle timeout (MC310).
+"""Egress rules on workloads: uncovered endpoints (MC301-303), IP-range annotations (MC309), idle pools (MC310).
+
+External endpoints no ServiceEntry covers, outbound IP-range annotations the injector rejects, pooled
+database connections with no idle timeout or keepalive.
 """
 
 from __future__ import annotations
