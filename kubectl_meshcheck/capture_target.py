@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .index import TEMPLATE_PATHS, Context, Index
-from .mesh.capture import DEBUG_IMAGE, CapturePlan, Environment, access_questions, app_containers, build_plan
-from .mesh.capture import install_values_of
+from .mesh.capture import DEBUG_IMAGE, CapturePlan, app_containers, build_plan, install_values_of
+from .mesh.capture_env import Environment, access_questions
 from .model import K8sObject, Workload
 
 #: kubectl's names for the kinds a TARGET may be (resource, plural, short name, resource.group)

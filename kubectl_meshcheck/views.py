@@ -15,7 +15,8 @@ import yaml
 from .engine import RunResult
 from .index import Context
 from .mesh.apps import effective_target_port, resolve_target_port
-from .mesh.egress import egress_of, outbound_policy
+from .mesh.egress import egress_of
+from .mesh.visibility import outbound_policy
 from .mesh.injection import PROXY_CONTAINER, calls_quit, injection_of, network_at_start
 from .mesh.mtls import mtls_of
 from .mesh.probes import inbound_captured, probes_of, verdict

@@ -6,7 +6,8 @@ capability dropped, no privilege escalation and a read-only root filesystem, and
 tcpdump at all. The usual workarounds (a privileged proxy for the whole mesh, a privileged ``istio-proxy``
 override in one pod spec, the ``IPTABLES_TRACE_LOGGING`` debug knob, a tcpdump sidecar) stay long after the
 capture. These rules find them and point at the safer way: an ephemeral ``kubectl debug`` container, whose
-exact command ``kubectl meshcheck capture`` prints per workload. Facts in ``kubectl_meshcheck.mesh.capture``.
+exact command ``kubectl meshcheck capture`` prints per workload. Facts in ``kubectl_meshcheck.mesh.privileges``
+and ``kubectl_meshcheck.mesh.capture``.
 """
 
 from __future__ import annotations

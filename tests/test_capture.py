@@ -5,8 +5,8 @@ the ``kubectl meshcheck capture`` view on the bundled example; and the injector 
 import pytest
 import yaml
 
-from kubectl_meshcheck.mesh.capture import (
-    build_plan,
+from kubectl_meshcheck.mesh.capture import build_plan
+from kubectl_meshcheck.mesh.privileges import (
     privilege_of,
     psa_of,
     raised_privileges,

@@ -11,7 +11,9 @@ import yaml
 
 from kubectl_meshcheck.views import proposed_service_entries
 from kubectl_meshcheck.mesh.config import MeshConfig, mesh_config_from
-from kubectl_meshcheck.mesh.egress import cluster_names, coverage, inventory, outbound_policy
+from kubectl_meshcheck.mesh.egress import coverage
+from kubectl_meshcheck.mesh.endpoints import cluster_names, inventory
+from kubectl_meshcheck.mesh.visibility import outbound_policy
 from kubectl_meshcheck.model import K8sObject, ObjectRef, Workload
 from kubectl_meshcheck.testing import cases, load_objects, run_rules
 

@@ -389,7 +389,7 @@ def test_help_does_not_import_the_yaml_editor():
     p = subprocess.run([sys.executable, "-X", "importtime", "-m", "kubectl_meshcheck", "--help"], capture_output=True,
                        text=True, timeout=60)
     assert p.returncode == 0
-    assert "yaml_edit" not in p.stderr and "fix_sources" not in p.stderr
+    assert "yaml_edit" not in p.stderr and "fix_sources" not in p.stderr and "fix_files" not in p.stderr
 
 
 def test_a_fix_lands_in_its_item_of_a_list(tmp_path):
@@ -462,7 +462,7 @@ def test_every_json_patch_operation_is_written_on_the_syntax_tree():
     """add/replace/remove/move/copy on mappings and sequences, as jsonpatch applies them to the data."""
     import jsonpatch
 
-    from kubectl_meshcheck.fix_sources import _Document, _render_yaml
+    from kubectl_meshcheck.fix_files import _Document, _render_yaml
 
     text = b"# keep\nspec:\n  ports:  # the ports\n  - {name: a, port: 1}\n  - name: b  # second\n    port: 2\n  x: 1\n"
     ops = [{"op": "add", "path": "/spec/ports/1/appProtocol", "value": "tcp"},

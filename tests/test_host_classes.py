@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from kubectl_meshcheck.mesh.egress import ClusterNames, classify, public_suffix
+from kubectl_meshcheck.mesh.endpoints import ClusterNames, classify, public_suffix
 
 NAMES = ClusterNames(services=frozenset({("billing", "reports")}), namespaces=frozenset({"billing"}))
 

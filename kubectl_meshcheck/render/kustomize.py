@@ -37,7 +37,8 @@ def kustomize_files(findings: list[Finding], loaded, unsafe: bool) -> dict[str, 
     """File name (relative to the directory) -> content."""
     import yaml
 
-    from ..fix_sources import choose, yaml_document
+    from ..fix_files import yaml_document
+    from ..fix_sources import choose
 
     chosen, _ = choose(findings, unsafe)
     files: dict[str, str] = {}

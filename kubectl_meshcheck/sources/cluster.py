@@ -387,7 +387,7 @@ def _read_referenced_configmaps(client: _Client, result: ClusterResult, settings
     endpoints hide there. Single GETs, or one list where a namespace references many; never any other
     ConfigMap's content is kept. A ConfigMap that cannot be read is named (its endpoints are missed);
     no rule is skipped for it."""
-    from ..mesh.egress import referenced_configmaps
+    from ..mesh.endpoints import referenced_configmaps
     from ..model import pointer_get
 
     served_as = _served_as(APIS["ConfigMap"], served)

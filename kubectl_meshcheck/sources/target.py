@@ -19,7 +19,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..mesh.capture import Answer, Question
+from ..mesh.capture_env import Answer, Question
 from ..model import K8sObject, ObjectRef
 from .cluster import ClusterError, ClusterSettings, _Client, _is_transport_error, _json, _message, _transport_text
 
