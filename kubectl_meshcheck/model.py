@@ -67,12 +67,16 @@ class Applicability(str, Enum):
 
 
 class FixAvailability(str, Enum):
+    """Whether a rule's findings come with fixes: never, sometimes or always (checked by the meta-tests)."""
+
     NEVER = "never"
     SOMETIMES = "sometimes"
     ALWAYS = "always"
 
 
 class Status(str, Enum):
+    """A rule's maturity: preview rules run only with ``--preview`` (or when selected by their code)."""
+
     STABLE = "stable"
     PREVIEW = "preview"
     DEPRECATED = "deprecated"

@@ -142,6 +142,7 @@ class Endpoint:
 
 @functools.lru_cache(maxsize=8192)  # the same hosts recur across every workload and ServiceEntry
 def is_ip(host: str) -> bool:
+    """An IPv4 or IPv6 address (brackets allowed), not a name."""
     try:
         ipaddress.ip_address(host.strip("[]"))
         return True

@@ -29,6 +29,8 @@ from enum import Enum
 
 
 class Protocol(str, Enum):
+    """The protocols Istio recognises on a port (its names, as port-name prefixes and appProtocol)."""
+
     HTTP = "HTTP"
     HTTP2 = "HTTP2"
     HTTPS = "HTTPS"
@@ -85,6 +87,8 @@ RESERVED_PORTS = {
 
 
 class Reason(str, Enum):
+    """Why Istio picked a port's protocol: appProtocol, the name prefix, UDP, or sniffing."""
+
     L4_UDP = "L4 protocol UDP"
     APP_PROTOCOL = "appProtocol"
     NAME = "port name prefix"
@@ -93,6 +97,8 @@ class Reason(str, Enum):
 
 
 class Handling(str, Enum):
+    """What the sidecar does with a port of that protocol (the filter chain it builds)."""
+
     HTTP = "HTTP connection manager"
     TCP = "TCP proxy"
     MONGO = "TCP proxy + Mongo filter"

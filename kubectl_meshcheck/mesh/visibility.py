@@ -72,6 +72,7 @@ def applicable_sidecar(namespace: str, labels: dict | None, sidecars: Iterable[K
 
 
 def root_namespace(mesh: MeshConfig) -> str:
+    """The mesh config's root namespace (``istio-system`` by default): its Sidecars and policies apply mesh-wide."""
     return str(mesh.get("rootNamespace") or "istio-system")
 
 
@@ -109,6 +110,8 @@ def imported(se: K8sObject, namespace: str, imports: list[tuple[str, str]] | Non
 
 def outbound_policy(namespace: str, labels: dict | None, sidecars: Iterable[K8sObject],
                     mesh: MeshConfig) -> OutboundPolicy:
+    """REGISTRY_ONLY or ALLOW_ANY for a sidecar, and where it comes from: the Sidecar that applies
+    (workload selector, namespace, root namespace), else the mesh config."""
     root = root_namespace(mesh)
     sc = applicable_sidecar(namespace, labels, sidecars, root)
     if sc is not None:
@@ -128,6 +131,7 @@ def outbound_policy(namespace: str, labels: dict | None, sidecars: Iterable[K8sO
 
 
 def export_to(obj: K8sObject, mesh: MeshConfig) -> list[str]:
+    """The namespaces an Istio object is exported to: its ``exportTo``, else the mesh default (all)."""
     spec = se_spec(obj)
     value = spec.get("exportTo")
     if not value:
