@@ -22,7 +22,8 @@ profile, each repetition runs in fresh processes of the given python (``--python
   Once with fix verification on and once with it off: rule checks = off, fix verification = on - off.
   Objects go to the engine without their line maps, and the findings' ``file:line`` are computed after
   it (what the engine does inline), so line numbers are their own phase; the findings are then compared
-  with the CLI's (same JSON findings, or the table says they differ);
+  with the CLI's (same JSON findings, or the table says they differ; their digest is printed, so runs
+  before and after an optimisation show whether the findings stayed the same);
 * the floor: parse only with the project's loader (``sources.manifests``: its parallel parse, no
   objects, no shape checks), or list only with the project's client (``read_cluster`` of the kinds the
   rules read); and, live, ``kubectl get`` of the same kinds once (``--no-kubectl`` skips it).
@@ -312,7 +313,7 @@ def print_case(c: dict, repeat: int) -> None:
     what = "files of YAML" if c["mode"] == "files" else "files of live JSON (served by tests.kubeapi)"
     print(f"profile {c['profile']}, {c['mode']}, {c['workloads']:,} workloads: {c['files']} {what}, {c['mb']:.1f} MB, "
           f"{c['summary']['objects']:,} objects, {c['summary']['findings']:,} findings "
-          f"(in-process findings = the CLI's: {same})")
+          f"(in-process findings = the CLI's: {same}; digest {c['cli_digest']})")
     print(f"  measured install: {first['install']}; best of {repeat} run(s) per phase")
     print(f"  {'phase':66} {'wall s':>8} {'CPU s':>8} {'RSS MB':>8}")
     total_w = total_c = 0.0
