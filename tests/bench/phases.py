@@ -15,10 +15,11 @@ profile, each repetition runs in fresh processes of the given python (``--python
 
 * ``kubectl-meshcheck -f DIR -R -o json`` / ``-A -o json``, end to end (``bench.measure``: wall, user+sys
   of the process and its children, peak RSS);
-* this script's child mode, which calls the project's functions as ``cli.run_analysis`` wires them and
-  times each phase: start-up (imports, plugins), read/parse (``load_paths``) or read (``read_cluster``),
-  index build, the engine per topic (in code order, one ``Engine.run`` per topic on one Index, so facts
-  memoised by one topic serve the next as in one run), line numbers for findings, render ``-o json``.
+* this script's child mode, which calls the project's functions as ``cli.run_analysis`` wires them
+  (through ``pipeline`` where the installed version has it) and times each phase: start-up (imports,
+  plugins), read/parse (``load_paths``) or read (``read_cluster``), index build, the engine per topic
+  (in code order, one ``Engine.run`` per topic on one Index, so facts memoised by one topic serve the next
+  as in one run), line numbers for findings, render ``-o json``.
   Once with fix verification on and once with it off: rule checks = off, fix verification = on - off.
   Objects go to the engine without their line maps, and the findings' ``file:line`` are computed after
   it (what the engine does inline), so line numbers are their own phase; the findings are then compared
@@ -97,23 +98,69 @@ def _topics(rules) -> list[tuple[str, list]]:
     return list(by.items())
 
 
+class _Wiring:
+    """How the installed version wires a run: ``pipeline`` (Settings, read_live, scope_of) where it has
+    one, else ``cli.run_analysis``'s own helpers; the phases call the same functions either way."""
+
+    def __init__(self, opts) -> None:
+        from kubectl_meshcheck import cli
+
+        try:
+            from kubectl_meshcheck import pipeline
+        except ImportError:
+            pipeline = None
+        self.cli, self.pipeline, self.opts = cli, pipeline, opts
+        if pipeline is not None:
+            self.settings = cli._settings(None, opts)
+            self.config, self.host = self.settings.config, self.settings.host
+            self.rules = pipeline.select_rules(self.settings)
+        else:
+            self.config, self.host = cli._host(opts)
+            self.rules = self.host.registry.select(None, [], [], False)
+
+    def load(self, loaded) -> None:
+        from kubectl_meshcheck.sources import manifests
+
+        if self.pipeline is not None and hasattr(manifests, "kubeconfig_namespace"):  # as pipeline.run does
+            loaded.default_namespace = (self.opts.namespace or manifests.kubeconfig_namespace(
+                self.opts.kubeconfig, self.opts.context) or "default")
+        manifests.load_paths(self.opts.filename, self.opts.recursive, loaded)
+
+    def read_live(self):
+        if self.pipeline is not None:
+            return self.pipeline.read_live(self.settings, self.rules)
+        return self.cli._read_live(self.opts, self.rules)
+
+    def index(self, objects, live):
+        from kubectl_meshcheck.index import Index
+
+        evidence = live.pod_evidence if live is not None else None
+        if self.pipeline is not None:
+            s = self.settings
+            return Index(objects, s.assume_mode, force_mode=s.force_mode, injector_settings=s.injector,
+                         scope=self.pipeline.scope_of(s, live), pod_evidence=evidence)
+        return Index(objects, force_mode=None, injector_settings=self.cli._injector_settings(self.opts, self.config),
+                     scope=live.namespaces if live is not None else None, pod_evidence=evidence)
+
+
 def child_analysis(mode: str, target: str, verify: bool, cprofile: str | None) -> dict:
     """The pipeline of ``cli.run_analysis`` (all topics, -o json), phase by phase."""
     clock = Clock()
+    import dataclasses
+
     from kubectl_meshcheck import cli
     from kubectl_meshcheck.engine import Engine, RunResult
-    from kubectl_meshcheck.index import Index
     from kubectl_meshcheck.model import K8sObject, Severity
     from kubectl_meshcheck.render import json as rjson
-    from kubectl_meshcheck.sources.manifests import LoadResult, load_paths
+    from kubectl_meshcheck.sources.manifests import LoadResult
     from kubectl_meshcheck.sources.shape import shape_problem
 
     if mode == "files":
         opts = cli.Options(filename=[target], recursive=True, output="json")
     else:
         opts = cli.Options(all_namespaces=True, kubeconfig=target, output="json")
-    config, host = cli._host(opts)
-    rules = host.registry.select(None, [], [], False)
+    wiring = _Wiring(opts)
+    rules = wiring.rules
     clock.mark("start-up: imports, plugins, rule selection")
     prof = None
     if cprofile:
@@ -124,27 +171,24 @@ def child_analysis(mode: str, target: str, verify: bool, cprofile: str | None) -
     live = None
     loaded = LoadResult()
     if mode == "files":
-        load_paths(opts.filename, opts.recursive, loaded)
+        wiring.load(loaded)
         clock.mark("read/parse: load_paths (parse, objects, shape checks)")
     else:
-        live = cli._read_live(opts, rules)
+        live = wiring.read_live()
         loaded.objects = live.objects
         clock.mark("read: read_cluster (list, parse JSON, objects)")
     # the engine gets the objects without line maps; their file:line is computed below, as its own phase
     plain = [K8sObject(o.data, o.ref) for o in loaded.objects]
     clock.mark("(bench only: objects without line maps)", counted=False)
-    index = Index(plain, force_mode=None, injector_settings=cli._injector_settings(opts, config),
-                  scope=live.namespaces if live is not None else None,
-                  pod_evidence=live.pod_evidence if live is not None else None)
+    index = wiring.index(plain, live)
     clock.mark("index build: Index(...)")
-    engine = Engine(index, host.pm, config, verify_fixes=verify, use_annotations=True)
+    engine = Engine(index, wiring.host.pm, wiring.config, verify_fixes=verify,
+                    use_annotations=not opts.no_annotation_suppressions)
     findings = []
     for topic, topic_rules in _topics(rules):
         findings += engine.run(topic_rules, live.unreadable if live else []).findings
         clock.mark(f"rules: {topic}")
     findings.sort(key=lambda f: f.sort_key)
-    import dataclasses
-
     by_ref = {o.ref: o for o in loaded.objects}
     lined = []
     for f in findings:
@@ -186,11 +230,9 @@ def child_floor(mode: str, target: str) -> dict:
         return {"phases": clock.phases, "files": len(parsed), "install": _install()}
     from kubectl_meshcheck import cli
 
-    opts = cli.Options(all_namespaces=True, kubeconfig=target, output="json")
-    _, host = cli._host(opts)
-    rules = host.registry.select(None, [], [], False)
+    wiring = _Wiring(cli.Options(all_namespaces=True, kubeconfig=target, output="json"))
     clock.mark("start-up: imports, plugins")
-    live = cli._read_live(opts, rules)
+    live = wiring.read_live()
     clock.mark("floor: list only (read_cluster of the rules' kinds)")
     return {"phases": clock.phases, "objects": len(live.objects), "install": _install()}
 
