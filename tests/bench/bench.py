@@ -64,21 +64,25 @@ out, cmd = sys.argv[1], sys.argv[2:]
 t0 = time.perf_counter()
 rc = subprocess.call(cmd)
 wall = time.perf_counter() - t0
-rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+rss = ru.ru_maxrss
 if sys.platform == "darwin":
     rss //= 1024  # bytes there, KiB on Linux
 with open(out, "w") as fh:
-    fh.write(f"{rc} {rss} {wall!r}\n")
+    fh.write(f"{rc} {rss} {wall!r} {ru.ru_utime + ru.ru_stime!r}\n")
 """
 
 
 class Run:
-    def __init__(self, rc: int, wall: float, rss_mb: float | None, stdout_path: str, stderr: str):
+    def __init__(self, rc: int, wall: float, rss_mb: float | None, stdout_path: str, stderr: str,
+                 cpu: float | None = None):
         self.rc, self.wall, self.rss_mb, self.stdout_path, self.stderr = rc, wall, rss_mb, stdout_path, stderr
+        self.cpu = cpu  # user + sys seconds of the process and the children it waited for
 
 
 def measure(cmd: list[str], work: str, env: dict[str, str] | None = None) -> Run:
-    """Run cmd once in a fresh process (environment ``env``, default ours): exit code, wall seconds, peak RSS in MB."""
+    """Run cmd once in a fresh process (environment ``env``, default ours): exit code, wall seconds, peak RSS
+    in MB, CPU seconds (user + sys; on a loaded machine the fairer figure)."""
     stdout_path = os.path.join(work, "stdout")
     report = os.path.join(work, "rusage")
     if os.path.exists(report):
@@ -93,7 +97,7 @@ def measure(cmd: list[str], work: str, env: dict[str, str] | None = None) -> Run
         proc = subprocess.run(full, stdout=out, stderr=subprocess.PIPE, env=env)
         wall = time.perf_counter() - t0
     stderr = proc.stderr.decode("utf-8", "replace")
-    rss_mb = None
+    rss_mb = cpu = None
     rc = proc.returncode
     try:
         with open(report) as fh:
@@ -103,15 +107,17 @@ def measure(cmd: list[str], work: str, env: dict[str, str] | None = None) -> Run
     if use_time:
         m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
         rss_mb = int(m.group(1)) / 1024 if m else None
+        times = [float(x) for x in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", text)]
+        cpu = sum(times) if len(times) == 2 else None
         m = re.search(r"Exit status: (\d+)", text)
         if m:
             rc = int(m.group(1))
         elif "Command terminated by signal" in text:
             rc = -1
     elif text:
-        rc_s, rss_s, wall_s = text.split()
-        rc, rss_mb, wall = int(rc_s), int(rss_s) / 1024, float(wall_s)
-    return Run(rc, wall, rss_mb, stdout_path, stderr)
+        rc_s, rss_s, wall_s, cpu_s = text.split()
+        rc, rss_mb, wall, cpu = int(rc_s), int(rss_s) / 1024, float(wall_s), float(cpu_s)
+    return Run(rc, wall, rss_mb, stdout_path, stderr, cpu)
 
 
 def dataset(root: str, workloads: int, name: str = "workloads", make=None, suffix: str = ".yaml",

@@ -64,15 +64,16 @@ KUBECTL_KINDS = {
     "Deployment": "deployments.apps", "StatefulSet": "statefulsets.apps", "DaemonSet": "daemonsets.apps",
     "ReplicaSet": "replicasets.apps", "Job": "jobs.batch", "CronJob": "cronjobs.batch",
     "ServiceEntry": "serviceentries.networking.istio.io", "Sidecar": "sidecars.networking.istio.io",
+    "VirtualService": "virtualservices.networking.istio.io", "Gateway": "gateways.networking.istio.io",
     "DestinationRule": "destinationrules.networking.istio.io",
     "PeerAuthentication": "peerauthentications.security.istio.io", "Ingress": "ingresses.networking.k8s.io",
     "ServiceMonitor": "servicemonitors.monitoring.coreos.com", "PodMonitor": "podmonitors.monitoring.coreos.com",
 }
 
 
-def make_live(d: str, workloads: int, seed: int) -> None:
-    """live.py's data, and its objects per kind for the table."""
-    counts, _ = write_live(d, workloads, seed)
+def make_live(d: str, workloads: int, seed: int, profile: str = "workloads") -> None:
+    """live.py's data (of a generate.py profile), and its objects per kind for the table."""
+    counts, _ = write_live(d, workloads, seed, profile)
     with open(os.path.join(d, COUNTS), "w") as fh:
         json.dump(dict(counts), fh)
 

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Synthetic Kubernetes manifests for the meshcheck benchmark.
 
-    python tests/bench/generate.py OUT_DIR --workloads 1000 [--seed 0]
+    python tests/bench/generate.py OUT_DIR --workloads 1000 [--seed 0] [--profile mesh]
 
 or, from Python::
 
     from generate import generate
     files = generate("/tmp/bench-1k", 1000, seed=0)
+    files = generate("/tmp/bench-mesh-1k", 1000, seed=0, profile="mesh")
 
 Writes one multi-document YAML file per namespace (``ns-<i>-<name>.yaml``),
 about 50 workloads each.  Every namespace file holds the Namespace object,
@@ -36,6 +37,26 @@ What is in there, on purpose:
   documents, files with and without a leading ``---``, flow sequences,
   literal block scalars, ``creationTimestamp: null``.
 
+Profile ``mesh`` (``--profile mesh``) scales the mesh, not only the workloads: the same workloads
+(same rng, same objects), each also naming 1-3 external vendor APIs in its env, plus per namespace
+ServiceEntries, mesh-bound VirtualServices and Sidecars with ``egress.hosts``, and a root namespace
+(``ns-istio-system.yaml``: the mesh ConfigMap, an egress gateway, Gateway, root Sidecar and the shared
+catalogue of ServiceEntries visible everywhere).  Sizes from ``mesh_size``: 1,000 ServiceEntries and
+500 VirtualServices at 1,000 workloads, twice that at 10,000 (the mesh grows with the teams, slower
+than the workloads); a fifth of the entries in the root namespace.  What is in there:
+
+* ServiceEntries: exact hosts (``api.<vendor>``), wildcards (``*.<vendor>``, resolution NONE),
+  several hosts, TCP databases with ``addresses`` (CIDRs), plain HTTP; ``exportTo`` unset, ``*``,
+  ``.``, lists of namespaces, ``~``; a few pitfalls (an IP in hosts, ``protocol: postgres``,
+  wildcard with DNS resolution, one host with two protocols).  Workloads dial hosts that entries
+  cover exactly, by wildcard, on a missing port, or not at all, in their own or other namespaces.
+* VirtualServices, all bound to ``mesh``: via the egress gateway (``gateways: [mesh, istio-system/
+  istio-egressgateway]``, the mesh route to ``istio-egressgateway.istio-system.svc.cluster.local``),
+  timeouts and retries for external hosts, canary subsets of in-cluster Services.
+* Sidecars: most namespaces have a selector-less one whose ``egress.hosts`` import ``./*`` and all
+  or only part of ``istio-system/*`` (entries hidden from them), some REGISTRY_ONLY, some with a
+  ``workloadSelector``; the root Sidecar applies to the rest.
+
 Stdlib only: the YAML text is written by a small emitter here (much faster
 than PyYAML's dumper); every string that YAML 1.1 or 1.2 could read as
 anything but a string is double-quoted.
@@ -44,13 +65,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import re
 import sys
 from collections.abc import Iterator
 
-__all__ = ["documents", "emit_document", "generate", "is_raw_octal"]
+__all__ = ["PROFILES", "documents", "emit_document", "generate", "is_raw_octal", "mesh_root_objects", "mesh_size"]
 
 # --------------------------------------------------------------------------
 # A small block-style YAML emitter.
@@ -554,17 +576,258 @@ def _workload_docs(rng: random.Random, ns: str, name: str, kind: str, chart: str
     return docs
 
 
+# --------------------------------------------------------------------------
+# Profile "mesh": ServiceEntries, VirtualServices, Sidecars (see the module docstring)
+# --------------------------------------------------------------------------
+
+PROFILES = ("workloads", "mesh")
+ROOT_NS = "istio-system"
+EGRESS_GW = "istio-egressgateway"
+EGRESS_GW_HOST = f"{EGRESS_GW}.{ROOT_NS}.svc.cluster.local"
+REGIONS = ["eu", "us", "ap", "sa"]
+ROOT_SHARE = 5  # one ServiceEntry / VirtualService in five is in the root namespace
+_WORKLOAD_KINDS = {"Deployment": "/spec/template", "StatefulSet": "/spec/template", "Job": "/spec/template",
+                   "CronJob": "/spec/jobTemplate/spec/template"}
+
+
+def mesh_size(workloads: int) -> tuple[int, int]:
+    """(ServiceEntries, VirtualServices) of the mesh profile: 1,000 and 500 at 1,000 workloads, and
+    1,000 / 500 more per 10x more workloads (fewer, proportionally, below 1,000 workloads)."""
+    f = 1 + math.log10(workloads / 1000) if workloads >= 1000 else workloads / 1000
+    return max(5, round(1000 * f)), max(2, round(500 * f))
+
+
+def _split(total: int, parts: int) -> list[int]:
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+class _MeshPlan:
+    """Where the vendor domains live: the root namespace's entries cover vendors ``[0, root)``,
+    namespace i's entries its own slice after that (so workloads can dial covered, uncovered and
+    other namespaces' hosts on purpose)."""
+
+    def __init__(self, workloads: int):
+        n = _n_namespaces(workloads)
+        entries, vss = mesh_size(workloads)
+        self.root_entries, self.root_vs = entries // ROOT_SHARE, vss // ROOT_SHARE
+        self.local_entries = _split(entries - self.root_entries, n)
+        self.local_vs = _split(vss - self.root_vs, n)
+        self.starts = [self.root_entries + sum(self.local_entries[:i]) for i in range(n)]
+        self.n_ns = n
+
+    def own(self, i: int) -> tuple[int, int]:
+        return self.starts[i], self.local_entries[i]
+
+
+def _vendor(k: int) -> str:
+    """The domain of vendor k: ``swiftapi.io``, ``amberworker3.io``...; distinct for every k."""
+    a, b, c = k % len(ADJ), (k // len(ADJ)) % len(NOUN), k // (len(ADJ) * len(NOUN))
+    return f"{ADJ[a]}{NOUN[b]}{c or ''}.io"
+
+
+def _vendor_endpoints(rng: random.Random, plan: _MeshPlan, i: int) -> list[dict]:
+    """1-3 env vars naming external vendor APIs: root-covered, own-namespace, other namespaces', uncovered."""
+    env = []
+    for j in range(rng.randint(1, 3)):
+        r = rng.random()
+        if r < 0.45:
+            k = rng.randrange(max(1, int(plan.root_entries * 1.15)))  # past the end: nobody covers it
+        elif r < 0.85 or plan.n_ns == 1:
+            start, count = plan.own(i)
+            k = start + rng.randrange(max(1, int(count * 1.2)))
+        else:
+            start, count = plan.own(rng.randrange(plan.n_ns))
+            k = start + rng.randrange(max(1, count))
+        d = _vendor(k)
+        r = rng.random()
+        if r < 0.15:
+            value = f"postgres://app@db.{d}:5432/app"
+        else:
+            host = f"api.{d}" if r < 0.75 else f"{rng.choice(REGIONS)}.{d}"
+            value = f"https://{host}:8443/v1" if rng.random() < 0.08 else f"https://{host}/v{j + 1}"
+        env.append({"name": f"VENDOR_{j}_URL", "value": value})
+    return env
+
+
+def _export_to(rng: random.Random, ns: str, root: bool, plan: _MeshPlan) -> list[str] | None:
+    if root:
+        return None if rng.random() < 0.6 else ["*"]
+    r = rng.random()
+    if r < 0.45:
+        return ["."]
+    if r < 0.65:
+        return ["*"]
+    if r < 0.85:
+        return [".", *sorted({_ns_name(rng.randrange(plan.n_ns)) for _ in range(rng.randint(1, 2))} - {ns})]
+    return None if r < 0.95 else ["~"]
+
+
+def _service_entry(rng: random.Random, k: int, ns: str, root: bool, plan: _MeshPlan) -> dict:
+    d = _vendor(k)
+    r = rng.random()
+    https = {"number": 443, "name": "https", "protocol": "HTTPS"}
+    tls = {"number": 443, "name": "tls", "protocol": "TLS"}
+    if r < 0.40:
+        spec = {"hosts": [f"api.{d}"], "location": "MESH_EXTERNAL", "resolution": "DNS", "ports": [https]}
+        if rng.random() < 0.2:
+            spec["ports"] = [https, {"number": 80, "name": "http", "protocol": "HTTP"}]
+    elif r < 0.60:
+        spec = {"hosts": [f"*.{d}"], "location": "MESH_EXTERNAL", "resolution": "NONE", "ports": [tls]}
+    elif r < 0.70:
+        hosts = [f"api.{d}", *(f"{g}.{d}" for g in rng.sample(REGIONS, 2))]
+        spec = {"hosts": hosts, "location": "MESH_EXTERNAL", "resolution": "DNS", "ports": [tls]}
+    elif r < 0.82:
+        spec = {"hosts": [f"db.{d}"], "addresses": [f"10.{200 + k % 50}.{(k // 50) % 256}.0/24"],
+                "location": "MESH_EXTERNAL", "resolution": "NONE",
+                "ports": [{"number": 5432, "name": "tcp-postgres", "protocol": "TCP"}]}
+    elif r < 0.95:
+        spec = {"hosts": [f"api.{d}"], "location": "MESH_EXTERNAL", "resolution": "DNS",
+                "ports": [{"number": 80, "name": "http", "protocol": "HTTP"}]}
+    else:  # the pitfalls the egress rules exist for
+        pit = rng.choice(["wildcard-dns", "postgres", "ip-host", "hosts-tcp"])
+        spec = {"hosts": [f"*.{d}"] if pit == "wildcard-dns" else [f"db.{d}"], "location": "MESH_EXTERNAL",
+                "resolution": "DNS", "ports": [tls]}
+        if pit == "postgres":
+            spec["ports"] = [{"number": 5432, "name": "tcp-postgres", "protocol": "postgres"}]
+        elif pit == "ip-host":
+            spec["hosts"] = [f"203.0.{k % 256}.{k // 256 % 250 + 1}"]
+            spec["ports"] = [https]
+        elif pit == "hosts-tcp":
+            spec["hosts"] = [f"db.{d}", f"db-replica.{d}"]
+            spec["ports"] = [{"number": 5432, "name": "tcp-postgres", "protocol": "TCP"}]
+    export = _export_to(rng, ns, root, plan)
+    if export is not None:
+        spec["exportTo"] = Flow(export)
+    return {"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+            "metadata": {"name": f"se-{k:05d}-{d.split('.')[0]}", "namespace": ns}, "spec": spec}
+
+
+def _virtual_service(rng: random.Random, n: int, k: int, ns: str, services: list[str], root: bool) -> dict:
+    d = _vendor(k)
+    host = f"api.{d}"
+    r = rng.random()
+    if r < (0.7 if root else 0.4) or not services:
+        gw = f"{ROOT_NS}/{EGRESS_GW}"
+        spec = {"hosts": [host], "gateways": Flow(["mesh", gw]), "tls": [
+            {"match": [{"gateways": Flow(["mesh"]), "port": 443, "sniHosts": Flow([host])}],
+             "route": [{"destination": {"host": EGRESS_GW_HOST, "port": {"number": 443}}}]},
+            {"match": [{"gateways": Flow([gw]), "port": 443, "sniHosts": Flow([host])}],
+             "route": [{"destination": {"host": host, "port": {"number": 443}}}]}]}
+        name = f"egress-{d.split('.')[0]}"
+    elif r < 0.75:
+        spec = {"hosts": [host], "http": [{"timeout": "5s", "retries": {"attempts": 3, "perTryTimeout": "2s"},
+                                           "route": [{"destination": {"host": host}}]}]}
+        name = f"timeouts-{d.split('.')[0]}"
+    else:
+        svc = rng.choice(services)
+        spec = {"hosts": [svc], "http": [{"route": [
+            {"destination": {"host": svc, "subset": "v1"}, "weight": 90},
+            {"destination": {"host": svc, "subset": "v2"}, "weight": 10}]}]}
+        name = f"canary-{svc}"
+    r = rng.random()
+    if r < 0.3 and not root:
+        spec["exportTo"] = Flow(["."])
+    elif r < 0.5:
+        spec["exportTo"] = Flow(["*"])
+    return {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+            "metadata": {"name": f"{name}-{n}", "namespace": ns}, "spec": spec}
+
+
+def _sidecars(rng: random.Random, ns: str, workloads: list[str], plan: _MeshPlan) -> list[dict]:
+    out = []
+    r = rng.random()
+    if r < 0.8:
+        hosts = ["./*", f"{ROOT_NS}/*"]
+        if r >= 0.5:  # imports only part of the root catalogue: the other entries are hidden here
+            picks = sorted(rng.sample(range(plan.root_entries), min(plan.root_entries, rng.randint(3, 8))))
+            hosts = ["./*", *(f"{ROOT_NS}/*.{_vendor(k)}" for k in picks), f"*/{EGRESS_GW_HOST}"]
+        spec: dict = {"egress": [{"hosts": hosts}]}
+        if rng.random() < 0.25:
+            spec["outboundTrafficPolicy"] = {"mode": "REGISTRY_ONLY"}
+        out.append({"apiVersion": "networking.istio.io/v1", "kind": "Sidecar",
+                    "metadata": {"name": "default", "namespace": ns}, "spec": spec})
+    if workloads and rng.random() < 0.3:
+        wl = rng.choice(workloads)
+        out.append({"apiVersion": "networking.istio.io/v1", "kind": "Sidecar",
+                    "metadata": {"name": f"{wl}-egress", "namespace": ns},
+                    "spec": {"workloadSelector": {"labels": {"app.kubernetes.io/name": wl}},
+                             "egress": [{"hosts": ["./*", f"{ROOT_NS}/*"]}],
+                             "outboundTrafficPolicy": {"mode": "REGISTRY_ONLY"}}})
+    return out
+
+
+def _namespace_mesh(seed: int, i: int, ns: str, workloads: list[str], services: list[str],
+                    plan: _MeshPlan) -> list[dict]:
+    """Namespace i's ServiceEntries (its own vendor slice), VirtualServices and Sidecars."""
+    rng = random.Random(f"meshcheck-bench-mesh/{seed}/{i}")
+    start, count = plan.own(i)
+    out = [_service_entry(rng, k, ns, False, plan) for k in range(start, start + count)]
+    for n in range(plan.local_vs[i]):
+        k = start + rng.randrange(count) if count and rng.random() < 0.7 else rng.randrange(plan.root_entries)
+        out.append(_virtual_service(rng, n, k, ns, services, False))
+    return out + _sidecars(rng, ns, workloads, plan)
+
+
+def mesh_root_objects(workloads: int, seed: int = 0) -> list[dict]:
+    """The root namespace's mesh objects: egress gateway (Deployment, Service, Gateway), the root
+    Sidecar, the shared catalogue of ServiceEntries and its VirtualServices (no Namespace or mesh
+    ConfigMap: live.py has its own)."""
+    plan = _MeshPlan(workloads)
+    rng = random.Random(f"meshcheck-bench-mesh/{seed}/root")
+    labels = {"app": EGRESS_GW, "istio": "egressgateway"}
+    out: list[dict] = [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": EGRESS_GW, "namespace": ROOT_NS,
+                                                                      "labels": labels},
+         "spec": {"replicas": 2, "selector": {"matchLabels": labels}, "template": {
+             "metadata": {"labels": labels, "annotations": {"sidecar.istio.io/inject": "false"}},
+             "spec": {"serviceAccountName": EGRESS_GW, "containers": [{
+                 "name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.24.2", "args": Flow(["proxy", "router"]),
+                 "ports": [{"containerPort": 8080, "protocol": "TCP"}, {"containerPort": 8443, "protocol": "TCP"}],
+                 "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}]}}}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": EGRESS_GW, "namespace": ROOT_NS, "labels": labels},
+         "spec": {"type": "ClusterIP", "selector": labels, "ports": [
+             {"name": "http2", "port": 80, "targetPort": 8080}, {"name": "https", "port": 443, "targetPort": 8443}]}},
+        {"apiVersion": "networking.istio.io/v1", "kind": "Gateway",
+         "metadata": {"name": EGRESS_GW, "namespace": ROOT_NS},
+         "spec": {"selector": {"istio": "egressgateway"}, "servers": [
+             {"port": {"number": 443, "name": "tls", "protocol": "TLS"}, "hosts": Flow(["*"]),
+              "tls": {"mode": "PASSTHROUGH"}}]}},
+        {"apiVersion": "networking.istio.io/v1", "kind": "Sidecar",
+         "metadata": {"name": "default", "namespace": ROOT_NS},
+         "spec": {"egress": [{"hosts": Flow(["./*", f"{ROOT_NS}/*"])}]}},
+    ]
+    out += [_service_entry(rng, k, ROOT_NS, True, plan) for k in range(plan.root_entries)]
+    out += [_virtual_service(rng, n, rng.randrange(plan.root_entries), ROOT_NS, [], True) for n in range(plan.root_vs)]
+    return out
+
+
+def _root_documents(workloads: int, seed: int) -> list[dict]:
+    """The file ``ns-istio-system.yaml`` of the mesh profile: Namespace, mesh ConfigMap, then the mesh objects."""
+    mesh = "rootNamespace: istio-system\noutboundTrafficPolicy:\n  mode: ALLOW_ANY\ntrustDomain: cluster.local\n"
+    return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ROOT_NS}},
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "istio", "namespace": ROOT_NS},
+             "data": {"mesh": Literal(mesh)}},
+            *mesh_root_objects(workloads, seed)]
+
+
 def _ns_name(i: int) -> str:
     return f"{TEAMS[i % len(TEAMS)]}-{i:03d}"
 
 
-def _namespace_docs(seed: int, i: int, n_workloads: int) -> Iterator[tuple[str | None, dict | None, str]]:
-    """(source template, object or None for an empty document, chart) of namespace i, in file order."""
+def _namespace_docs(seed: int, i: int, n_workloads: int,
+                    plan: _MeshPlan | None = None) -> Iterator[tuple[str | None, dict | None, str]]:
+    """(source template, object or None for an empty document, chart) of namespace i, in file order.
+
+    With a mesh ``plan`` (profile ``mesh``) the workloads also name vendor APIs (their own rng, so the
+    objects are otherwise those of the plain profile) and the namespace's mesh objects come last."""
     rng = random.Random(f"meshcheck-bench/{seed}/{i}")
+    mrng = random.Random(f"meshcheck-bench-mesh-env/{seed}/{i}")
     ns = _ns_name(i)
     helm = i % 3 != 2  # two in three files look like `helm template` output
     yield "namespace.yaml", _namespace(i, ns), ns
     used: set[str] = set()
+    services: list[str] = []
+    chart = ns.split("-")[0]
     for kind in _kinds_for(n_workloads, rng):
         while True:
             name = f"{rng.choice(ADJ)}-{rng.choice(NOUN)}"
@@ -576,20 +839,30 @@ def _namespace_docs(seed: int, i: int, n_workloads: int) -> Iterator[tuple[str |
         used.add(name)
         chart = name.split("-")[1] if rng.random() < 0.5 else ns.split("-")[0]
         for src, obj in _workload_docs(rng, ns, name, kind, chart):
+            if plan is not None and obj["kind"] in _WORKLOAD_KINDS:
+                pod = obj
+                for part in _WORKLOAD_KINDS[obj["kind"]].strip("/").split("/"):
+                    pod = pod[part]
+                pod["spec"]["containers"][0]["env"] += _vendor_endpoints(mrng, plan, i)
+            elif obj["kind"] == "Service":
+                services.append(name)
             yield src, obj, chart
         if helm and rng.random() < 0.08:
             yield "hpa.yaml", None, chart  # disabled template: an empty document
         elif rng.random() < 0.01:
             yield None, None, chart  # a bare `---` followed by another `---`
+    if plan is not None:
+        for obj in _namespace_mesh(seed, i, ns, sorted(used), services, plan):
+            yield "istio.yaml", obj, chart
 
 
-def _namespace_text(seed: int, i: int, n_workloads: int) -> tuple[str, str]:
+def _namespace_text(seed: int, i: int, n_workloads: int, plan: _MeshPlan | None = None) -> tuple[str, str]:
     """(file name, YAML text) for namespace i with n_workloads workloads."""
     ns = _ns_name(i)
     helm = i % 3 != 2
     leading = helm or i % 2 == 0
     parts: list[str] = []
-    for src, obj, chart in _namespace_docs(seed, i, n_workloads):
+    for src, obj, chart in _namespace_docs(seed, i, n_workloads, plan):
         if parts or leading:
             parts.append("---\n")
         if helm and src:
@@ -599,16 +872,24 @@ def _namespace_text(seed: int, i: int, n_workloads: int) -> tuple[str, str]:
     return f"ns-{i:03d}-{ns}.yaml", "".join(parts)
 
 
-def documents(workloads: int, seed: int = 0) -> Iterator[tuple[int, str, list[dict]]]:
+def documents(workloads: int, seed: int = 0, profile: str = "workloads") -> Iterator[tuple[int, str, list[dict]]]:
     """(namespace index, namespace, its objects) in the order generate() writes them; same rng.
 
     The objects are the dicts the YAML is emitted from (Flow/Literal are list/str subclasses; an
     unquoted octal ``0644`` is a str subclass, see ``is_raw_octal``): for tools that want the
-    same workloads in another form, e.g. live.py.
+    same workloads in another form, e.g. live.py.  The root namespace's mesh objects of profile
+    ``mesh`` are not among them: see ``mesh_root_objects``.
     """
+    plan = _plan(workloads, profile)
     for i in range(_n_namespaces(workloads)):
         n = min(NS_PER, workloads - i * NS_PER)
-        yield i, _ns_name(i), [obj for _src, obj, _chart in _namespace_docs(seed, i, n) if obj is not None]
+        yield i, _ns_name(i), [obj for _src, obj, _chart in _namespace_docs(seed, i, n, plan) if obj is not None]
+
+
+def _plan(workloads: int, profile: str) -> _MeshPlan | None:
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r} (use {', '.join(PROFILES)})")
+    return _MeshPlan(workloads) if profile == "mesh" else None
 
 
 def is_raw_octal(v) -> bool:
@@ -620,8 +901,8 @@ def _n_namespaces(workloads: int) -> int:
     return (workloads + NS_PER - 1) // NS_PER
 
 
-def generate(out_dir: str, workloads: int, seed: int = 0) -> list[str]:
-    """Write the manifests for ``workloads`` workloads under ``out_dir``.
+def generate(out_dir: str, workloads: int, seed: int = 0, profile: str = "workloads") -> list[str]:
+    """Write the manifests for ``workloads`` workloads (of ``profile``, see the module docstring) under ``out_dir``.
 
     Returns the list of file paths written (one per namespace).  Existing
     ``ns-*.yaml`` files in ``out_dir`` are removed first so that the set
@@ -629,15 +910,18 @@ def generate(out_dir: str, workloads: int, seed: int = 0) -> list[str]:
     """
     if workloads < 1:
         raise ValueError("workloads must be >= 1")
+    plan = _plan(workloads, profile)
     os.makedirs(out_dir, exist_ok=True)
     for f in os.listdir(out_dir):
         if f.startswith("ns-") and f.endswith(".yaml"):
             os.remove(os.path.join(out_dir, f))
+    texts = [_namespace_text(seed, i, min(NS_PER, workloads - i * NS_PER), plan)
+             for i in range(_n_namespaces(workloads))]
+    if plan is not None:
+        root = "".join("---\n" + emit_document(o) for o in _root_documents(workloads, seed))
+        texts.append((f"ns-{ROOT_NS}.yaml", root))
     paths = []
-    n_ns = _n_namespaces(workloads)
-    for i in range(n_ns):
-        n = min(NS_PER, workloads - i * NS_PER)
-        fname, text = _namespace_text(seed, i, n)
+    for fname, text in texts:
         path = os.path.join(out_dir, fname)
         with open(path, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
@@ -650,8 +934,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("out_dir")
     ap.add_argument("--workloads", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--profile", choices=PROFILES, default="workloads")
     args = ap.parse_args(argv)
-    paths = generate(args.out_dir, args.workloads, args.seed)
+    paths = generate(args.out_dir, args.workloads, args.seed, args.profile)
     total = sum(os.path.getsize(p) for p in paths)
     print(f"{len(paths)} files, {args.workloads} workloads, {total:,} bytes "
           f"({total / 1e6:.1f} MB) in {args.out_dir}")

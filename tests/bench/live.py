@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
 """Live cluster state for the live benchmark (tests/bench/bench_live.py): what a real cluster holds.
 
-    python tests/bench/live.py OUT_DIR --workloads 10000 [--seed 0]
+    python tests/bench/live.py OUT_DIR --workloads 10000 [--seed 0] [--profile mesh]
 
 or, from Python::
 
     from live import write_live
     counts, nbytes = write_live("/tmp/live-1k", 1000, seed=0)
 
-Takes the same synthetic workloads as generate.py (same seed, same workloads, read through
-``generate.documents``) and writes them as the API server would hand them back once applied and
-running, so that reading a "cluster" costs what it costs on a real one: server fields (uid,
+Takes the same synthetic workloads as generate.py (same seed, same workloads and profile, read
+through ``generate.documents``; profile ``mesh`` adds its ServiceEntries, VirtualServices, Sidecars
+and the root namespace's egress gateway and catalogue, ``generate.mesh_root_objects``) and writes
+them as the API server would hand them back once
+applied and running, so that reading a "cluster" costs what it costs on a real one: server fields (uid,
 resourceVersion, generation, creationTimestamp, managedFields like kubectl's / helm's /
 kube-controller-manager's / kubelet's, API defaults, status) and the objects controllers and
 webhooks add.  One ``kind: List`` JSON file per namespace (``ns-<i>-<name>.json``, plus
@@ -59,7 +61,7 @@ import uuid
 from collections import Counter
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from generate import NS_PER, documents, is_raw_octal  # noqa: E402
+from generate import NS_PER, documents, is_raw_octal, mesh_root_objects  # noqa: E402
 
 __all__ = ["write_live"]
 
@@ -821,8 +823,8 @@ class _Ns:
                                          "distributions of Kubernetes clusters."}},
                         "data": {"ca.crt": CA_PEM}}, t + 1, "kube-controller-manager")
 
-    def istio_crs(self, services: list[dict], t: float) -> None:
-        """A few Istio CRs, as a team new to the mesh writes them."""
+    def istio_crs(self, services: list[dict], t: float, has_sidecar: bool = False) -> None:
+        """A few Istio CRs, as a team new to the mesh writes them (no namespace Sidecar if it has one)."""
         rng, ns = self.rng, self.ns
         crs: list[dict] = []
         for host in rng.sample(sorted(EXTERNAL_PORTS), rng.randint(0, 2)):
@@ -843,7 +845,7 @@ class _Ns:
                         "metadata": {"name": sname, "namespace": ns},
                         "spec": {"host": f"{sname}.{ns}.svc.cluster.local", "trafficPolicy": tp,
                                  "subsets": [{"name": v, "labels": {"version": v}} for v in ("v1", "v2")]}})
-        if rng.random() < 0.3:
+        if rng.random() < 0.3 and not has_sidecar:
             eg: dict = {"egress": [{"hosts": ["./*", "istio-system/*"]}]}
             if rng.random() < 0.5:
                 eg["outboundTrafficPolicy"] = {"mode": "REGISTRY_ONLY"}
@@ -898,6 +900,10 @@ def _ns_mode(labels: dict) -> str:
 # --------------------------------------------------------------------------
 
 
+#: the Istio kinds generate.py's mesh profile writes, applied as they are
+MESH_KINDS = ("ServiceEntry", "VirtualService", "Sidecar", "Gateway", "DestinationRule")
+
+
 def _app_namespace(seed: int, i: int, ns: str, objs: list[dict], n_nodes: int) -> tuple[dict, list[dict]]:
     """(live Namespace, the namespace's objects) for one generated namespace."""
     ns_obj = objs[0]
@@ -905,6 +911,7 @@ def _app_namespace(seed: int, i: int, ns: str, objs: list[dict], n_nodes: int) -
     g = _Ns(seed, f"ns/{i}", i, ns, _ns_mode(ns_obj["metadata"].get("labels") or {}), i % 3 != 2, n_nodes, t0)
     g.standard_configmaps(t0)
     services = []
+    has_sidecar = False
     for k, obj in enumerate(objs[1:]):
         t = t0 + 60 + 7 * k
         kind = obj["kind"]
@@ -915,7 +922,10 @@ def _app_namespace(seed: int, i: int, ns: str, objs: list[dict], n_nodes: int) -
             g.configmap(obj, t)
         elif kind in ("Deployment", "StatefulSet", "Job", "CronJob"):
             g.workload(obj, t)
-    g.istio_crs(services, t0 + 600)
+        elif kind in MESH_KINDS:  # profile mesh
+            g.items.append(g.applied(obj, t + 600))
+            has_sidecar = has_sidecar or (kind == "Sidecar" and not obj["spec"].get("workloadSelector"))
+    g.istio_crs(services, t0 + 600, has_sidecar)
     return _namespace_obj(ns_obj, seed, i, t0), g.items
 
 
@@ -982,7 +992,9 @@ def _system_workload(kind: str, ns: str, name: str, image: str, labels: dict, po
             "spec": spec}
 
 
-def _system_namespaces(seed: int, n_nodes: int, n_app: int) -> list[tuple[str, dict, list[dict]]]:
+def _system_namespaces(seed: int, n_nodes: int, n_app: int,
+                       mesh_objects: list[dict] = ()) -> list[tuple[str, dict, list[dict]]]:
+    """default, kube-system and istio-system (with ``mesh_objects``, the mesh profile's root objects)."""
     out = []
     t = BASE_TIME - 7 * DAY
     for k, ns in enumerate(("default", "kube-system", "istio-system")):
@@ -1029,6 +1041,13 @@ def _system_namespaces(seed: int, n_nodes: int, n_app: int) -> list[tuple[str, d
                                         args=["--log_output_level=info"]), t)
             g.items.append(g.applied({"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
                                       "metadata": {"name": "default"}, "spec": {"mtls": {"mode": "PERMISSIVE"}}}, t))
+            for obj in mesh_objects:
+                if obj["kind"] == "Deployment":
+                    g.workload(obj, t)
+                elif obj["kind"] == "Service":
+                    g.service(obj, t)
+                else:
+                    g.items.append(g.applied(obj, t + 600))
         out.append((ns, _namespace_obj({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
                                        seed, i, t), g.items))
     return out
@@ -1044,8 +1063,9 @@ def _count(items: list[dict], counts: Counter) -> None:
         counts[it["kind"]] += 1
 
 
-def write_live(out_dir: str, workloads: int, seed: int = 0) -> tuple[Counter, int]:
-    """Write the live state for ``workloads`` workloads under ``out_dir``: (objects per kind, bytes written)."""
+def write_live(out_dir: str, workloads: int, seed: int = 0, profile: str = "workloads") -> tuple[Counter, int]:
+    """Write the live state for ``workloads`` workloads of ``profile`` (generate.PROFILES) under ``out_dir``:
+    (objects per kind, bytes written)."""
     if workloads < 1:
         raise ValueError("workloads must be >= 1")
     os.makedirs(out_dir, exist_ok=True)
@@ -1066,10 +1086,11 @@ def write_live(out_dir: str, workloads: int, seed: int = 0) -> tuple[Counter, in
         total += len(text)  # ASCII: json.dumps escapes the rest
         _count(items, counts)
 
-    for ns, ns_obj, items in _system_namespaces(seed, n_nodes, n_app):
+    root = mesh_root_objects(workloads, seed) if profile == "mesh" else []
+    for ns, ns_obj, items in _system_namespaces(seed, n_nodes, n_app, root):
         cluster.append(ns_obj)
         write(f"ns-{ns}.json", items)
-    for i, ns, objs in documents(workloads, seed):
+    for i, ns, objs in documents(workloads, seed, profile):
         ns_obj, items = _app_namespace(seed, i, ns, objs, n_nodes)
         cluster.append(ns_obj)
         write(f"ns-{i:03d}-{ns}.json", items)
@@ -1082,9 +1103,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("out_dir")
     ap.add_argument("--workloads", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--profile", choices=("workloads", "mesh"), default="workloads")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    counts, total = write_live(args.out_dir, args.workloads, args.seed)
+    counts, total = write_live(args.out_dir, args.workloads, args.seed, args.profile)
     took = time.perf_counter() - t0
     width = max(map(len, counts))
     for kind, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
