@@ -25,7 +25,7 @@ from typing import Any
 
 from ..model import K8sObject, Workload
 from .config import MeshConfig
-from .endpoints import ClusterNames, Endpoint, cluster_names, inventory
+from .endpoints import ClusterNames, Endpoint, cluster_names, inventory, is_ip
 from .protocol import HTTP_FAMILY, Protocol, service_port_protocol
 from .serviceentries import address_matches, auto_allocated, host_matches, se_port_protocol, se_ports, se_spec
 from .visibility import (
@@ -65,29 +65,48 @@ def coverage(ep: Endpoint, namespace: str, entries: Iterable[K8sObject], mesh: M
 
 
 class EntryIndex:
-    """Visible ServiceEntries, sorted, with their exact hosts indexed: an endpoint is only checked
-    against entries naming its host, wildcard hosts, or addresses (10,000 workloads x 200 entries)."""
+    """Visible ServiceEntries, sorted, indexed so an endpoint is only checked against the entries that
+    can cover it: those naming its host exactly, those whose ``*.suffix`` wildcard ends its name, and,
+    for an IP endpoint, those with addresses (10,000 workloads x 2,000 entries otherwise)."""
 
     def __init__(self, entries: list[K8sObject], memo: dict | None = None) -> None:
         self.entries = entries
         self._exact: dict[str, list[int]] = {}
-        self._always: list[int] = []
+        self._suffix: dict[str, list[int]] = {}  # ".example.com" -> entries with a "*.example.com" host
+        self._any_name: list[int] = []  # other wildcard forms ("*", "*foo.com"): checked for every name
+        self._for_ips: list[int] = []  # entries with addresses or wildcards: checked for every IP
+        self._picks: dict[str, list[K8sObject]] = {}
         memo = {} if memo is None else memo
         for i, se in enumerate(entries):
             hosts, always = _of_entry(memo, ("index", se.ref), se, lambda se=se: _index_keys(se))
             if always:
-                self._always.append(i)
-            for h in hosts:
-                self._exact.setdefault(h, []).append(i)
+                self._for_ips.append(i)
+            for h in dict.fromkeys(hosts):
+                if h.startswith("*.") and "*" not in h[1:]:
+                    self._suffix.setdefault(h[1:], []).append(i)
+                elif h.startswith("*"):
+                    self._any_name.append(i)
+                else:
+                    self._exact.setdefault(h, []).append(i)
 
     def candidates(self, host: str) -> list[K8sObject]:
-        found = self._exact.get(host.lower().rstrip("."), [])
-        picks = sorted({*found, *self._always}) if self._always and found else (found or self._always)
-        return [self.entries[i] for i in picks]
+        h = host.lower().rstrip(".")
+        hit = self._picks.get(h)
+        if hit is None:
+            picks = set(self._exact.get(h, ()))
+            if is_ip(h):
+                picks.update(self._for_ips)
+            else:
+                picks.update(self._any_name)
+                labels = h.split(".")
+                for k in range(1, len(labels)):
+                    picks.update(self._suffix.get("." + ".".join(labels[k:]), ()))
+            hit = self._picks[h] = [self.entries[i] for i in sorted(picks)]
+        return hit
 
 
 def _index_keys(se: K8sObject) -> tuple[list[str], bool]:
-    """An entry's exact hosts, and whether it must be checked for every endpoint (wildcards, addresses)."""
+    """An entry's hosts, and whether it must be checked for every IP endpoint (wildcards, addresses)."""
     spec = se_spec(se)
     hosts = [h.lower().rstrip(".") for h in spec.get("hosts") or [] if isinstance(h, str)]
     return hosts, bool(spec.get("addresses")) or any(h.startswith("*") for h in hosts)
@@ -223,14 +242,41 @@ def _egress_gateway_host(host: str, services: dict[tuple[str, str], K8sObject], 
     return selector.get("istio") == "egressgateway" or "egressgateway" in short
 
 
-def gateway_route(ep: Endpoint, namespace: str, virtual_services: Iterable[K8sObject],
-                  services: dict[tuple[str, str], K8sObject], mesh: MeshConfig) -> tuple[K8sObject, str] | None:
+def mesh_bound_index(virtual_services: list[K8sObject], namespace: str,
+                     mesh: MeshConfig) -> tuple[dict[str, list[int]], list[int]]:
+    """The mesh-bound VirtualServices visible to ``namespace``, as positions in ``virtual_services``: by
+    exact host, and those with a wildcard host. Routing an endpoint then looks at the few that can name
+    its host, not at every VirtualService (1,000 VirtualServices x 27,000 endpoints otherwise)."""
+    exact: dict[str, list[int]] = {}
+    wild: list[int] = []
+    for i, vs in enumerate(virtual_services):
+        spec = vs.data.get("spec") if isinstance(vs.data.get("spec"), dict) else {}
+        if "mesh" not in (spec.get("gateways") or ["mesh"]) or not visible_to(vs, namespace, mesh):
+            continue
+        hosts = [h.lower().rstrip(".") for h in spec.get("hosts") or [] if isinstance(h, str)]
+        if any(h.startswith("*") for h in hosts):
+            wild.append(i)
+        for h in dict.fromkeys(h for h in hosts if not h.startswith("*")):
+            exact.setdefault(h, []).append(i)
+    return exact, wild
+
+
+def gateway_route(ep: Endpoint, namespace: str, virtual_services: list[K8sObject],
+                  services: dict[tuple[str, str], K8sObject], mesh: MeshConfig,
+                  index: tuple[dict[str, list[int]], list[int]] | None = None) -> tuple[K8sObject, str] | None:
     """(VirtualService, gateway host) when sidecars send this endpoint's traffic to an egress gateway.
 
     The pattern of istio.io's Egress Gateways task: a VirtualService for the external host bound to
     ``mesh`` (and the gateway), whose routes matching ``gateways: [mesh]`` (and the port) go to the
-    egress gateway's Service (https://istio.io/latest/docs/tasks/traffic-management/egress/egress-gateway/)."""
-    for vs in virtual_services:
+    egress gateway's Service (https://istio.io/latest/docs/tasks/traffic-management/egress/egress-gateway/).
+    ``index`` (:func:`mesh_bound_index`) narrows the VirtualServices looked at; the first that routes
+    it, in their order, wins either way."""
+    candidates: Iterable[K8sObject] = virtual_services
+    if index is not None:
+        exact, wild = index
+        picks = exact.get(ep.host.lower().rstrip("."), [])
+        candidates = [virtual_services[i] for i in (sorted({*picks, *wild}) if wild and picks else picks or wild)]
+    for vs in candidates:
         spec = vs.data.get("spec") if isinstance(vs.data.get("spec"), dict) else {}
         gateways = spec.get("gateways") or ["mesh"]
         if "mesh" not in gateways or not visible_to(vs, namespace, mesh):
@@ -426,8 +472,9 @@ def _egress_of(wl: Workload, ctx: Any) -> WorkloadEgress:
                                   kinds={"VirtualService"})
     by_key = ctx.cached(("egress.services.by_key",), lambda: {(s.namespace or "", s.name): s for s in services},
                         kinds={"Service"})
-    policy = outbound_policy(ns, wl.pod_labels, sidecars, ctx.mesh_config)
-    sidecar = applicable_sidecar(ns, wl.pod_labels, sidecars, root_namespace(ctx.mesh_config))
+    mesh = ctx.mesh_config
+    policy = outbound_policy(ns, wl.pod_labels, sidecars, mesh)
+    sidecar = applicable_sidecar(ns, wl.pod_labels, sidecars, root_namespace(mesh))
     imports = sidecar_imports(sidecar)
     visible_index, seen, listeners = _entry_facts(ctx, ns, services, sidecar, imports)
     judged = []
@@ -448,7 +495,12 @@ def _egress_of(wl: Workload, ctx: Any) -> WorkloadEgress:
         caps: tuple[Capture, ...] = ()
         if not ep.in_cluster and not cov.covered and ep.port is not None:
             caps = tuple(c for c in listeners.get(ep.port, []) if c.how == "TCP" or ep.server_first)
-        gw = gateway_route(ep, ns, virtual_services, by_key, ctx.mesh_config) if cov.covered and virtual_services \
-            else None
+        gw = None
+        if cov.covered and virtual_services:  # no fix changes a VirtualService: memoised across re-checks
+            vs_index = ctx.cached(("egress.vs.index", ns), lambda: mesh_bound_index(virtual_services, ns, mesh),
+                                  kinds={"VirtualService"})
+            gw = ctx.cached(("egress.gateway", ns, ep.host.lower(), ep.port),
+                            lambda ep=ep, ix=vs_index: gateway_route(ep, ns, virtual_services, by_key, mesh, ix),
+                            kinds={"VirtualService", "Service"})
         judged.append(Judged(ep, cov, caps, gw))
     return WorkloadEgress(policy, tuple(judged), sidecar)

@@ -135,3 +135,41 @@ def test_phase_timer_finds_what_the_cli_finds(tmp_path, mode):
     assert [n for n in names if n.startswith("rules: ")] == [f"rules: {t}" for t in
                                                             ("ports", "startup", "egress", "probes", "capture")]
     assert out["findings"] > 0 and "line numbers for findings" in names and "render: -o json" in names
+
+
+def test_the_coverage_and_routing_indexes_answer_as_a_scan_of_every_object(tmp_path):
+    """The egress indexes (ServiceEntries by exact host, wildcard suffix and address; VirtualServices by
+    host) must pick exactly what looking at every visible object picks, on data with every shape."""
+    from kubectl_meshcheck.mesh import egress
+    from kubectl_meshcheck.mesh.config import MeshConfig
+    from kubectl_meshcheck.mesh.endpoints import cluster_names, inventory
+    from kubectl_meshcheck.index import Index
+
+    class Scan(egress.EntryIndex):
+        def candidates(self, host):
+            return self.entries
+
+    generate(str(tmp_path), 300, seed=3, profile="mesh")
+    objs = _objects(tmp_path)
+    index, mesh = Index(objs), MeshConfig()
+    entries = sorted(index.all_objects("ServiceEntry"), key=lambda s: (s.namespace or "", s.name))
+    vss = sorted(index.all_objects("VirtualService"), key=lambda v: (v.namespace or "", v.name))
+    services = {(s.namespace or "", s.name): s for s in index.all_objects("Service")}
+    names = cluster_names(index.all_objects("Service"), [n.name for n in index.all_objects("Namespace")])
+    compared = covered = routed = 0
+    for wl in index.workloads:
+        ns = wl.namespace or "default"
+        visible = [se for se in entries if egress.visible_to(se, ns, mesh)]
+        fast, slow = egress.EntryIndex(visible), Scan(visible)
+        vs_index = egress.mesh_bound_index(vss, ns, mesh)
+        for ep in inventory(wl, names):
+            if ep.in_cluster:
+                continue
+            got, want = egress.covering(fast, ep), egress.covering(slow, ep)
+            assert (got.entry, got.how, got.port_missing) == (want.entry, want.how, want.port_missing), ep.host
+            assert (egress.gateway_route(ep, ns, vss, services, mesh, vs_index)
+                    == egress.gateway_route(ep, ns, vss, services, mesh)), ep.host
+            compared += 1
+            covered += want.entry is not None
+            routed += egress.gateway_route(ep, ns, vss, services, mesh) is not None
+    assert compared > 200 and covered > 50 and routed > 5, (compared, covered, routed)
