@@ -224,6 +224,17 @@ def _scope(se, mesh) -> frozenset[str] | None:
     return frozenset(out)
 
 
+def _entries_by_host(ctx) -> tuple[list, dict[str, list[int]], list]:
+    """Every ServiceEntry, the positions of those naming each host (lower case), and each one's scope:
+    built once per run, so comparing entries costs the entries sharing a host, not all pairs."""
+    entries = ctx.objects("ServiceEntry")
+    by_host: dict[str, list[int]] = defaultdict(list)
+    for k, se in enumerate(entries):
+        for h in dict.fromkeys(h.lower() for _, h in _hosts(se)):
+            by_host[h].append(k)
+    return entries, by_host, [_scope(se, ctx.mesh_config) for se in entries]
+
+
 def _overlap(a, b) -> bool:
     if a is None:
         return b is None or bool(b)
@@ -256,13 +267,15 @@ def serviceentry_protocol_conflict(se, ctx):
 
     References: reference/istio-facts.md §H1 (IST0177), §H2 (KIA1212)
     """
+    entries, by_host, scopes = ctx.cached(("MC307.by-host",), lambda: _entries_by_host(ctx), kinds={"ServiceEntry"})
     mine = _scope(se, ctx.mesh_config)
     ports = {p.get("number"): str(p.get("protocol") or "").upper() for _, p in _ports(se)}
     hosts = {h.lower() for _, h in _hosts(se)}
     clashes: dict[tuple[str, int], set[str]] = defaultdict(set)
     others: dict[tuple[str, int], list] = defaultdict(list)
-    for other in ctx.objects("ServiceEntry"):
-        if other.ref.key == se.ref.key or not _overlap(mine, _scope(other, ctx.mesh_config)):
+    for k in sorted({k for h in hosts for k in by_host.get(h, ())}):  # only entries sharing a host, in order
+        other = entries[k]
+        if other.ref.key == se.ref.key or not _overlap(mine, scopes[k]):
             continue
         for _, h in _hosts(other):
             if h.lower() not in hosts:
