@@ -421,12 +421,14 @@ def _entry_facts(ctx: Any, ns: str, services: list[K8sObject], sidecar: K8sObjec
                              kinds={"Service"})
     settings = ctx.injector_settings
     has_vip = functools.partial(auto_allocated, mesh=mesh, istiod_allocates=settings.istiod_allocates_ips)
+    # the visible entries' listeners, from the input: a re-check removes and adds the few a fix touches
+    by_entries = base.cached(("egress.entry-listeners", ns),
+                             lambda: _entry_listeners(visible, per_entry, has_vip))
     if delta is None and "Service" not in ctx.changed_kinds():
-        listeners = base.cached(("egress.listeners", ns), lambda: _merged(
-            by_services, _entry_listeners(visible, per_entry, has_vip)))
+        listeners = base.cached(("egress.listeners", ns), lambda: _merged(by_services, by_entries))
     else:
-        of_entries = {port: [c for c in caps if c.ref.key not in removed]
-                      for port, caps in _entry_listeners(visible, per_entry, has_vip).items()}
+        of_entries = {port: [c for c in caps if c.ref.key not in removed] if removed else caps
+                      for port, caps in by_entries.items()}
         listeners = _merged(by_services, _merged(of_entries, wildcard_listeners([], added, has_vip)))
     return vindex, seen, listeners
 
