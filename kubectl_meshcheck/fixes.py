@@ -64,16 +64,30 @@ def apply_ops(data: dict, fix: Fix) -> dict:
         raise FixDoesNotApply(str(e)) from None
 
 
+#: created document (as compact JSON) -> its YAML: every workload of a namespace that dials one host is
+#: offered the same ServiceEntry, so one dump serves them all (14,000 dumps -> 2,000 at 10,000 workloads)
+_YAML_OF: dict[str, str] = {}
+
+
+def _yaml_of(doc: Any) -> str:
+    key = json.dumps(doc, separators=(",", ":"), default=str)
+    text = _YAML_OF.get(key)
+    if text is None:
+        import yaml
+
+        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml: ~10x faster on 1,000s of entries
+        if len(_YAML_OF) > 50_000:  # a long-lived embedding process: keep the memo bounded
+            _YAML_OF.clear()
+        text = _YAML_OF[key] = yaml.dump(doc, Dumper=dumper, sort_keys=False, default_flow_style=False)
+    return text
+
+
 def kubectl_command(fix: Fix) -> str:
     """A copy-pasteable command for the fix's target: ``kubectl patch``, or for a fix that creates the
     object ``kubectl create`` with the document inline (``create`` refuses an object that exists, as the
     ``test`` ops of a patch refuse one that changed)."""
     if fix.created is not None:
-        import yaml
-
-        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml: ~10x faster on 1,000s of entries
-        doc = yaml.dump(fix.created, Dumper=dumper, sort_keys=False, default_flow_style=False)
-        return f"kubectl create -f - <<'EOF'\n{doc}EOF"
+        return f"kubectl create -f - <<'EOF'\n{_yaml_of(fix.created)}EOF"
     ref = fix.target
     patch = json.dumps(fix.patch(), separators=(",", ":"), default=str)
     parts = ["kubectl", "patch", ref.kind.lower(), ref.name]
