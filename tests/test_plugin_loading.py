@@ -149,6 +149,25 @@ class Venv:
                               stdin=subprocess.DEVNULL, cwd=cwd, timeout=120, check=False)
 
 
+def make_venv(root: Path, *sources: Path) -> Venv:
+    """A fresh virtualenv at ``root`` with ``sources`` (source trees) pip-installed, offline: their
+    dependencies, pip and setuptools come from the environment running the tests."""
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(root)],
+                   check=True, capture_output=True, timeout=120)
+    py = str(root / "bin" / "python")
+    purelib = subprocess.run([py, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                             check=True, capture_output=True, text=True).stdout.strip()
+    Path(purelib, "_meshcheck_tests_parent.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    offline = ["--no-build-isolation", "--no-index"] if _can_build_offline() else []
+    cmd = [py, "-m", "pip", "install", "--no-deps", "--ignore-installed", "--disable-pip-version-check", "-q",
+           *offline, *map(str, sources)]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert p.returncode == 0, f"pip install into the test venv failed:\n{p.stdout}\n{p.stderr}"
+    v = Venv(root)
+    assert Path(v.exe).is_file()
+    return v
+
+
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory) -> Venv:
     base = tmp_path_factory.mktemp("plugin-venv")
@@ -156,22 +175,7 @@ def venv(tmp_path_factory) -> Venv:
     shutil.copytree(REPO, src / "kubectl-meshcheck", ignore=SOURCE_IGNORE)
     for name in ("example_plugin", "example_plugin_broken"):
         shutil.copytree(TESTS / name, src / name, ignore=SOURCE_IGNORE)
-    root = base / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(root)],
-                   check=True, capture_output=True, timeout=120)
-    py = str(root / "bin" / "python")
-    purelib = subprocess.run([py, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                             check=True, capture_output=True, text=True).stdout.strip()
-    # the dependencies, pip and setuptools of the environment running the tests
-    Path(purelib, "_meshcheck_tests_parent.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    offline = ["--no-build-isolation", "--no-index"] if _can_build_offline() else []
-    cmd = [py, "-m", "pip", "install", "--no-deps", "--ignore-installed", "--disable-pip-version-check", "-q",
-           *offline, str(src / "kubectl-meshcheck"), str(src / "example_plugin"), str(src / "example_plugin_broken")]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
-    assert p.returncode == 0, f"pip install into the test venv failed:\n{p.stdout}\n{p.stderr}"
-    v = Venv(root)
-    assert Path(v.exe).is_file()
-    return v
+    return make_venv(base / "venv", src / "kubectl-meshcheck", src / "example_plugin", src / "example_plugin_broken")
 
 
 def plugins(proc: subprocess.CompletedProcess) -> dict[str, dict]:

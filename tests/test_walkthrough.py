@@ -6,12 +6,11 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from .test_plugin_loading import REPO, SOURCE_IGNORE, Venv, _can_build_offline
+from .test_plugin_loading import REPO, SOURCE_IGNORE, Venv, make_venv
 
 PLUGIN = REPO / "tests" / "example_plugin_team"
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -33,26 +32,12 @@ def test_the_readme_shows_the_plugins_files_whole():
 @pytest.fixture(scope="module")
 def team_venv(tmp_path_factory) -> tuple[Venv, Path]:
     """kubectl-meshcheck and meshcheck-team installed, as `pip install ./meshcheck-team` would."""
-    import site
-
     base = tmp_path_factory.mktemp("walkthrough")
     shutil.copytree(REPO, base / "kubectl-meshcheck", ignore=SOURCE_IGNORE)
     work = base / "work"
     shutil.copytree(PLUGIN, work / "meshcheck-team", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info",
                                                                                   "build"))
-    root = base / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(root)],
-                   check=True, capture_output=True, timeout=120)
-    py = str(root / "bin" / "python")
-    purelib = subprocess.run([py, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                             check=True, capture_output=True, text=True).stdout.strip()
-    Path(purelib, "_meshcheck_tests_parent.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    offline = ["--no-build-isolation", "--no-index"] if _can_build_offline() else []
-    p = subprocess.run([py, "-m", "pip", "install", "--no-deps", "--ignore-installed", "--disable-pip-version-check",
-                        "-q", *offline, str(base / "kubectl-meshcheck"), str(work / "meshcheck-team")],
-                       capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0, p.stderr
-    return Venv(root), work
+    return make_venv(base / "venv", base / "kubectl-meshcheck", work / "meshcheck-team"), work
 
 
 def test_step_4_the_installed_plugin_is_found_fires_and_its_fix_is_verified(team_venv):
