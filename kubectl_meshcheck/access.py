@@ -100,7 +100,8 @@ class Gap:
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "namespace": self.namespace, "scope": self.scope, "what": self.what,
-                "label": self.label, "reason": self.reason, "fact": self.fact}
+                "label": self.label, "reason": self.reason, "fact": self.fact, "elsewhere": self.elsewhere,
+                "readIn": list(self.read_in)}
 
 
 def effect(gap: Gap, targeted: Iterable[str], looked_up: Iterable[str]) -> str:

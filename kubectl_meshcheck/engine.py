@@ -165,7 +165,7 @@ class Engine:
             looked_up[r.code] = set(ctx.looked_up)
             lookups = _expand(r.reads | ctx.looked_up)
             targeted |= _expand(r.targets)
-            used |= lookups | {f"fact:{f}" for f in ctx.facts_used}
+            used |= lookups
             relevant = [g for g in gaps if (g.kind in lookups and not g.fact) or g.fact in ctx.facts_used]
             findings += [self._qualified(f, relevant, root) for f in mine] if relevant else mine
         findings += self._hook_crashes.values()
@@ -201,7 +201,7 @@ class Engine:
 
     def _crash(self, r: Rule, obj: K8sObject, e: Exception) -> Finding:
         what = "looked up an undeclared kind" if isinstance(e, UndeclaredKind) else "crashed"
-        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        first = _first_line(e)
         msg = f"rule {r.code} ({r.plugin or 'unknown plugin'}) {what} on this object: {type(e).__name__}: {first}"
         d = Diagnostic("", msg, {"rule": r.code, "plugin": r.plugin, "error": type(e).__name__})
         return Finding(RULE_CRASHED, RULE_CRASHED.severity, obj.ref, obj.location(), d)
@@ -245,7 +245,7 @@ class Engine:
             except Exception as e:  # isolate a crashing plugin hook like a crashing rule
                 key = (name, impl.plugin_name)
                 if key not in self._hook_crashes:
-                    first_line = str(e).strip().splitlines()[0] if str(e).strip() else ""
+                    first_line = _first_line(e)
                     msg = (f"hook {name} of plugin {impl.plugin_name!r} crashed on this object (and is skipped "
                            f"wherever else it fails): {type(e).__name__}: {first_line}")
                     d = Diagnostic("", msg, {"hook": name, "plugin": impl.plugin_name, "error": type(e).__name__})
@@ -287,6 +287,11 @@ class Engine:
         if any(x.path == d.path and x.subject == d.subject for x in again):
             return False, "the finding is still there after the fix"
         return True, ""
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else ""
 
 
 def _new_object(fix) -> K8sObject:

@@ -167,12 +167,9 @@ class Index:
         self.inferred_namespaces: dict[str, str] = {}  # namespace -> which pods decided its mode
         self.unmeshed_namespaces: set[str] = set()
         if pod_evidence is None:
-            counts: dict[str, dict[MeshMode, int]] = defaultdict(lambda: defaultdict(int))
+            pod_evidence = {}
             for pod in self._all_by_kind.get("Pod", []):
-                seen = injection.pod_mode_evidence(pod.data)
-                if seen is not None:
-                    counts[pod.namespace or ""][seen] += 1
-            pod_evidence = counts
+                injection.count_mode_evidence(pod_evidence, pod.data)
         self._inferred_mode = {ns: d for ns, c in pod_evidence.items()
                                if (d := injection.infer_namespace_mode(ns, dict(c))) is not None}
         self._modes: dict[tuple, injection.ModeDecision] = {}

@@ -66,10 +66,8 @@ def key(f):
 
 
 def _gaps(doc):
-    return [Gap(u["kind"], u["namespace"], u["what"], u["reason"], u.get("fact"),
-                elsewhere=u["scope"].startswith("namespaces other than"),
-                read_in=tuple(u["scope"].removeprefix("namespaces other than ").split(", "))
-                if u["scope"].startswith("namespaces other than") else ()) for u in doc["unreadable"]]
+    return [Gap(u["kind"], u["namespace"], u["what"], u["reason"], u.get("fact"), elsewhere=u["elsewhere"],
+                read_in=tuple(u["readIn"])) for u in doc["unreadable"]]
 
 
 def _unread_object(f, gaps):

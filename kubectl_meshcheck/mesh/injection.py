@@ -156,6 +156,14 @@ def pod_mode_evidence(pod: dict) -> MeshMode | None:
     return MeshMode.NONE
 
 
+def count_mode_evidence(counts: dict[str, dict[MeshMode, int]], pod: dict) -> None:
+    """Add what one pod shows of its namespace's mode to ``counts`` (namespace -> mode -> pods)."""
+    seen = pod_mode_evidence(pod)
+    if seen is not None:
+        mine = counts.setdefault(_mapping(pod.get("metadata")).get("namespace") or "", {})
+        mine[seen] = mine.get(seen, 0) + 1
+
+
 def infer_namespace_mode(namespace: str, counts: dict[MeshMode, int]) -> ModeDecision | None:
     """The mode most of a namespace's running pods show (ties go to sidecar, the usual assumption);
     None without evidence. The reason says which evidence decided."""
