@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .index import TEMPLATE_PATHS, Context, Index
-from .mesh.capture import DEBUG_IMAGE, CapturePlan, app_containers, build_plan, install_values_of
+from .mesh.capture import DEBUG_IMAGE, CapturePlan, app_containers, build_plan
 from .mesh.capture_env import Environment, access_questions
 from .model import K8sObject, Workload
 
@@ -179,7 +179,7 @@ def _owner_pair(resolved: Resolved) -> tuple[str, str] | None:
 def _plan(index: Index, resolved: Resolved, env: Environment, req: CaptureRequest) -> CapturePlan:
     wl = resolved.wl
     ctx = Context.for_views(index)
-    values, values_source = install_values_of(wl, ctx)
+    values, values_source = ctx.mesh.install_values(wl)
     ns_obj = index.get("Namespace", None, wl.namespace or "default")
     pod = resolved.pod
     status = (pod.data.get("status") or {}) if pod is not None else {}

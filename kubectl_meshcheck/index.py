@@ -12,13 +12,16 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .mesh import injection
 from .mesh.config import MeshConfig, is_mesh_configmap, mesh_config_from
 from .mesh.observed import ObservedPod, observe
 from .access import Gap
 from .model import K8sObject, MeshMode, ObjectRef, Workload
+
+if TYPE_CHECKING:
+    from .facts import MeshFacts
 
 #: kind -> JSON Pointer of its pod template
 TEMPLATE_PATHS = {
@@ -375,7 +378,22 @@ class Context:
         return {ref.key for ref, _ in changed}, [obj for _, obj in changed]
 
     def changed_kinds(self) -> set[str]:
+        """The kinds of the objects a fix being re-checked replaces or creates (empty otherwise)."""
         return {ref.kind for ref in self._repl}
+
+    def replaces(self, ref: ObjectRef) -> bool:
+        """Whether a fix being re-checked replaces this object."""
+        return ref in self._repl
+
+    @property
+    def mesh(self) -> MeshFacts:
+        """Istio's facts about the objects this context sees (:class:`~kubectl_meshcheck.facts.MeshFacts`)."""
+        facts = self.__dict__.get("_mesh")
+        if facts is None:
+            from .facts import MeshFacts
+
+            facts = self._mesh = MeshFacts(self)
+        return facts
 
     def _need(self, kind: str) -> None:
         if kind not in self._kinds and not self._any_kind:

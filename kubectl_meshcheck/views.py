@@ -15,11 +15,9 @@ import yaml
 from .engine import RunResult
 from .index import Context
 from .mesh.apps import effective_target_port, resolve_target_port
-from .mesh.egress import egress_of
 from .mesh.visibility import outbound_policy
-from .mesh.injection import PROXY_CONTAINER, calls_quit, injection_of, network_at_start
-from .mesh.mtls import mtls_of
-from .mesh.probes import inbound_captured, probes_of, verdict
+from .mesh.injection import PROXY_CONTAINER, calls_quit, network_at_start
+from .mesh.probes import inbound_captured, verdict
 from .mesh.protocol import service_port_protocol
 from .fixes import created_objects
 from .model import Applicability, Finding, MeshMode, Topic
@@ -173,7 +171,7 @@ def startup_rows(result: RunResult) -> list[dict[str, Any]]:
     rows = []
     for wl in _by_name(index):
         mode = index.mode_of(wl)
-        inj = injection_of(wl, ctx)
+        inj = ctx.mesh.injection(wl)
         inits = [{"name": c.get("name"), "network": network_at_start(c)} for _, c in wl.containers(init=True)
                  if c.get("name") not in _ISTIO_INITS]
         if inj.hold.in_effect:
@@ -266,12 +264,12 @@ def probes_rows(result: RunResult) -> list[dict[str, Any]]:
     ctx = Context.for_views(index)
     rows = []
     for wl in _by_name(index):
-        pp = probes_of(wl, ctx)
+        pp = ctx.mesh.probes(wl)
         if not pp.probes:
             continue
         mode = index.mode_of(wl)
         for plan in pp.probes:
-            mtls = mtls_of(wl, plan.port, ctx) if pp.injected else None
+            mtls = ctx.mesh.mtls(wl, plan.port) if pp.injected else None
             judged = verdict(plan, pp.injected, mtls.mode if mtls else "",
                              inbound_captured(wl.pod_annotations, plan.port))
             action = plan.original.get(plan.handler) if isinstance(plan.original.get(plan.handler), dict) else {}
@@ -339,7 +337,7 @@ def egress_rows(result: RunResult) -> list[dict[str, Any]]:
     rows = []
     for wl in _by_name(index):
         mode = index.mode_of(wl)
-        eg = egress_of(wl, ctx)
+        eg = ctx.mesh.egress(wl)
         for j in eg.judged:
             ep = j.endpoint
             row = {"namespace": wl.namespace or "", "workload": f"{wl.obj.kind}/{wl.obj.name}",
@@ -444,15 +442,13 @@ def capture_rows(result: RunResult) -> list[dict[str, Any]]:
     variants [{label, command}], blockedBy [what stops it]}] best first, checks [{key, title, found, status
     (ok/blocks/limits/unknown), effect}] (the pre-checks the input can answer), findings (MC5xx codes), origin.
     ``kubectl meshcheck capture TARGET`` prints the same plan for one pod, with the live pre-checks."""
-    from .mesh.capture import capture_plan
-
     index = result.index
     ctx = Context.for_views(index)
     by_obj = _codes_by_object(result, Topic.CAPTURE)
     rows = []
     for wl in _by_name(index):
         mode = index.mode_of(wl)
-        plan = capture_plan(wl, ctx)
+        plan = ctx.mesh.capture(wl)
         best = plan.recommended
         rows.append({
             "namespace": wl.namespace or "",

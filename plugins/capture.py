@@ -31,7 +31,6 @@ from kubectl_meshcheck import (
     escape_pointer,
     hookimpl,
     install_privileged,
-    install_values_of,
     is_injected,
     parse_proxy_config,
     proxy_override,
@@ -54,7 +53,7 @@ NET_CONSEQUENCE = ("whoever can exec into it, or exploits Envoy, can read and re
 
 
 def _in_mesh(wl, ctx) -> bool:
-    return ctx.mode_of(wl).mode is not MeshMode.NONE
+    return ctx.mesh.mode(wl).mode is not MeshMode.NONE
 
 
 def _istiod_revision(wl) -> str | None:
@@ -96,7 +95,7 @@ def proxy_privileged_mesh_wide(wl, ctx):
     rev = _istiod_revision(wl)
     if rev is None:
         return
-    values, source = install_values_of(wl, ctx, rev)
+    values, source = ctx.mesh.install_values(wl, rev)
     reasons, fixes = [], []
     if install_privileged(values):
         reasons.append(f"{source} sets values.global.proxy.privileged=true")
@@ -261,7 +260,7 @@ def capture_sidecar_in_template(wl, ctx):
     # one finding per template, on the last such container: fixing it shifts no other container's path
     side = found[-1]
     ptr, c = side.pointer, side.container
-    ambient = ctx.mode_of(wl).mode is MeshMode.AMBIENT
+    ambient = ctx.mesh.mode(wl).mode is MeshMode.AMBIENT
     can = []
     if side.reads:
         can.append("read the app's plaintext on lo before the sidecar encrypts it" if not ambient else

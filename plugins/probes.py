@@ -30,10 +30,7 @@ from kubectl_meshcheck import (
     escape_pointer,
     hookimpl,
     inbound_captured,
-    mtls_of,
-    probes_of,
     rule,
-    settings_of,
 )
 
 NETWORK_HANDLERS = ("httpGet", "tcpSocket", "grpc")
@@ -50,7 +47,7 @@ def _annotation_path(wl, key: str) -> str:
 
 def _rewrite_fix(wl, ctx, pp) -> Fix | None:
     """Turn rewriting back on for this pod template (the agent then probes the app for the kubelet)."""
-    if not settings_of(ctx).at_least((1, 6)) and REWRITE_ANNOTATION not in wl.pod_annotations:
+    if not ctx.mesh.settings.at_least((1, 6)) and REWRITE_ANNOTATION not in wl.pod_annotations:
         return None
     explicit = REWRITE_ANNOTATION in wl.pod_annotations
     caveats = (ROLLOUT,) + ((f"{REWRITE_ANNOTATION} was set to {wl.pod_annotations[REWRITE_ANNOTATION]!r} "
@@ -119,12 +116,12 @@ def probe_rewrite_off_strict_mtls(wl, ctx):
     https://istio.io/latest/docs/reference/config/security/peer_authentication/ ;
     istio/istio pkg/kube/inject/app_probe.go (ShouldRewriteAppHTTPProbers).
     """
-    pp = probes_of(wl, ctx)
+    pp = ctx.mesh.probes(wl)
     if not pp.injected:
         return
     failing = []
     for p in _captured_unrewritten(wl, pp, ("httpGet", "grpc")):
-        mode = mtls_of(wl, p.port, ctx)
+        mode = ctx.mesh.mtls(wl, p.port)
         if mode.mode == "STRICT":
             failing.append((p, mode))
     if not failing:
@@ -174,7 +171,7 @@ def tcp_probe_always_passes(wl, ctx):
     References: https://istio.io/latest/docs/ops/configuration/mesh/app-health-check/ ;
     istio/istio pkg/kube/inject/app_probe.go (convertAppProberTCPSocket).
     """
-    pp = probes_of(wl, ctx)
+    pp = ctx.mesh.probes(wl)
     if not pp.injected:
         return
     hits = _captured_unrewritten(wl, pp, ("tcpSocket",))
@@ -182,7 +179,7 @@ def tcp_probe_always_passes(wl, ctx):
         return
     ports = sorted({p.port for p in hits})
     fixes = []
-    if not pp.rewrite and settings_of(ctx).at_least((1, 12)):
+    if not pp.rewrite and ctx.mesh.settings.at_least((1, 12)):
         fixes.append(_rewrite_fix(wl, ctx, pp))
     fixes.append(_exclude_fix(wl, ports))
     fixes.append(Fix("Check the app itself: an exec probe, or an httpGet health endpoint", Applicability.DISPLAY_ONLY,
@@ -219,7 +216,7 @@ def https_probe_downgraded(wl, ctx):
     References: istio/istio pkg/kube/inject/app_probe.go (rewriteHTTPGetAction);
     pilot/cmd/pilot-agent/status/server.go (handleAppProbeHTTPGet).
     """
-    pp = probes_of(wl, ctx)
+    pp = ctx.mesh.probes(wl)
     for p in pp.probes:
         if p.rewritten and p.handler == "httpGet" and (p.original.get("httpGet") or {}).get("scheme") == "HTTPS":
             yield Diagnostic(
@@ -257,7 +254,7 @@ def probe_host_set(wl, ctx):
     References: istio/istio pkg/kube/inject/app_probe.go (rewriteHTTPGetAction);
     pilot/cmd/pilot-agent/status/server.go (handleAppProbeHTTPGet).
     """
-    pp = probes_of(wl, ctx)
+    pp = ctx.mesh.probes(wl)
     for p in pp.probes:
         action = p.original.get("httpGet") if p.handler == "httpGet" else None
         if not p.rewritten or not isinstance(action, dict) or not action.get("host"):
@@ -310,7 +307,7 @@ def probe_path_no_leading_slash(wl, ctx):
 
     References: istio/istio pilot/cmd/pilot-agent/status/server.go (handleAppProbeHTTPGet).
     """
-    pp = probes_of(wl, ctx)
+    pp = ctx.mesh.probes(wl)
     for p in pp.probes:
         action = p.original.get("httpGet") if p.handler == "httpGet" else None
         path = action.get("path") if isinstance(action, dict) else None
@@ -350,7 +347,7 @@ def probe_port_not_declared(wl, ctx):
     References: istio-facts.md §D; istio/istio pkg/kube/inject/app_probe.go (DumpAppProbers);
     pilot/cmd/pilot-agent/status/server.go (handleAppProbe).
     """
-    pp = probes_of(wl, ctx)
+    pp = ctx.mesh.probes(wl)
     containers = {c.get("name"): (ptr, c) for key in (False, True) for ptr, c in wl.containers(init=key)}
     for p in pp.probes:
         written = (p.original.get(p.handler) or {}).get("port") if p.handler in NETWORK_HANDLERS else None
@@ -405,7 +402,7 @@ def probe_targets_istio_port(wl, ctx):
     References: https://istio.io/latest/docs/ops/deployment/application-requirements/ (ports used by
     Istio); istio-facts.md §A7, §D.
     """
-    pp = probes_of(wl, ctx)
+    pp = ctx.mesh.probes(wl)
     containers = {c.get("name"): c for key in (False, True) for _, c in wl.containers(init=key)}
     for p in pp.probes:
         if p.port not in ISTIO_PORTS or p.handler not in NETWORK_HANDLERS or p.container == PROXY_CONTAINER:
@@ -454,7 +451,7 @@ def app_probe_failing_observed(wl, ctx):
     References: https://istio.io/latest/docs/ops/configuration/mesh/app-health-check/ ;
     https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/
     """
-    pp = probes_of(wl, ctx)
+    pp = ctx.mesh.probes(wl)
     probed = {p.container for p in pp.probes if p.kind in PROBE_KINDS and p.handler}
     for pod in ctx.observed_pods(wl):
         proxy = pod.state_of(PROXY_CONTAINER)

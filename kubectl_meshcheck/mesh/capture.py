@@ -85,8 +85,6 @@ from .privileges import (
     Privilege,
     Psa,
     injected_proxy,
-    injector_revision,
-    injector_values,
     privilege_of,
     psa_of,
     variant_of,
@@ -568,31 +566,3 @@ def build_plan(wl: Workload, mode: MeshMode, ns_labels: dict | None, mesh_defaul
     ranked = tuple(m for m, _ in sorted(methods, key=lambda mi: (WORKS_ORDER[mi[0].works], mi[1])))
     return CapturePlan(mode, variant, variant_source, privilege, psa, pod, bool(observed), ports, exec_text,
                        ranked, tuple(gate.checks), fields, app, filt, interfaces_of(mode))
-
-
-def _ns_labels(wl: Workload, ctx: Any) -> dict | None:
-    """The labels of the workload's Namespace object; None when the input does not hold it."""
-    ns = ctx.get("Namespace", None, wl.namespace) if wl.namespace else None
-    return dict(ns.labels) if ns is not None else None
-
-
-def install_values_of(wl: Workload, ctx: Any, revision: str | None = None) -> tuple[dict, str]:
-    """(values, source) of the injector ConfigMap that injects this workload (by its revision, or
-    ``revision``).
-
-    Install facts, like ``ctx.injector_settings`` (built from the same ConfigMap): ConfigMaps are always
-    readable by rules without being declared (a live run reads the install's own, never all of them)."""
-    rev = revision or injector_revision(wl, _ns_labels(wl, ctx))
-    return ctx.cached(("capture.values", rev),
-                      lambda: injector_values(ctx.objects("ConfigMap"), rev), kinds=("ConfigMap",))
-
-
-def capture_plan(wl: Workload, ctx: Any) -> CapturePlan:
-    """The capture plan for a workload, from a view's Context: live pods give the pod's real name."""
-    def compute() -> CapturePlan:
-        pods = ctx.observed_pods(wl)
-        observed = sorted(p.ref.name for p in pods if p.phase == "Running") or sorted(p.ref.name for p in pods)
-        values, source = install_values_of(wl, ctx)
-        return build_plan(wl, ctx.mode_of(wl).mode, _ns_labels(wl, ctx), ctx.mesh_config.get("defaultConfig") or {},
-                          values, source, observed)
-    return ctx.cached(("capture.plan", wl.ref, wl.template_path), compute)

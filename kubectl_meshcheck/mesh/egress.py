@@ -17,24 +17,18 @@ Also here: the outbound IP-range annotations (§C6), judged as the injector pars
 from __future__ import annotations
 
 import dataclasses
-import functools
 import ipaddress
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..model import K8sObject, Workload
+from ..model import K8sObject
 from .config import MeshConfig
-from .endpoints import ClusterNames, Endpoint, cluster_names, inventory, is_ip
+from .endpoints import Endpoint, is_ip
 from .protocol import HTTP_FAMILY, Protocol, service_port_protocol
-from .serviceentries import address_matches, auto_allocated, host_matches, se_port_protocol, se_ports, se_spec
+from .serviceentries import address_matches, host_matches, se_port_protocol, se_ports, se_spec
 from .visibility import (
     OutboundPolicy,
-    applicable_sidecar,
-    imported,
-    outbound_policy,
-    root_namespace,
-    sidecar_imports,
     visible_to,
 )
 
@@ -78,7 +72,7 @@ class EntryIndex:
         self._picks: dict[str, list[K8sObject]] = {}
         memo = {} if memo is None else memo
         for i, se in enumerate(entries):
-            hosts, always = _of_entry(memo, ("index", se.ref), se, lambda se=se: _index_keys(se))
+            hosts, always = of_entry(memo, ("index", se.ref), se, lambda se=se: _index_keys(se))
             if always:
                 self._for_ips.append(i)
             for h in dict.fromkeys(hosts):
@@ -358,14 +352,14 @@ class WorkloadEgress:
         return [j for j in self.judged if not j.endpoint.in_cluster and not j.coverage.covered]
 
 
-def _merged(a: dict[int, list[Capture]], b: dict[int, list[Capture]]) -> dict[int, list[Capture]]:
+def merged(a: dict[int, list[Capture]], b: dict[int, list[Capture]]) -> dict[int, list[Capture]]:
     out = {k: list(v) for k, v in a.items()}
     for k, v in b.items():
         out.setdefault(k, []).extend(v)
     return out
 
 
-def _of_entry(memo: dict, key: tuple, se: K8sObject, compute: Callable[[], Any]) -> Any:
+def of_entry(memo: dict, key: tuple, se: K8sObject, compute: Callable[[], Any]) -> Any:
     """A fact about one ServiceEntry, memoised by the identity of its content: re-checking a fix that
     creates (or patches) one entry recomputes that entry's facts, not all of them. The memo holds the
     content it was computed from, so an identity can never be reused by another object."""
@@ -375,134 +369,47 @@ def _of_entry(memo: dict, key: tuple, se: K8sObject, compute: Callable[[], Any])
     return hit[1]
 
 
-def _entry_listeners(entries: list[K8sObject], memo: dict,
+def entry_listeners(entries: list[K8sObject], memo: dict,
                      has_vip: Callable[[K8sObject], bool] | None = None) -> dict[int, list[Capture]]:
-    """wildcard_listeners of the entries, each entry's part memoised (:func:`_of_entry`)."""
+    """wildcard_listeners of the entries, each entry's part memoised (:func:`of_entry`)."""
     out: dict[int, list[Capture]] = {}
     for se in entries:
-        part = _of_entry(memo, ("listeners", se.ref), se, lambda se=se: wildcard_listeners([], [se], has_vip))
+        part = of_entry(memo, ("listeners", se.ref), se, lambda se=se: wildcard_listeners([], [se], has_vip))
         for port, caps in part.items():
             out.setdefault(port, []).extend(caps)
     return out
 
 
-def egress_of(wl: Workload, ctx: Any) -> WorkloadEgress:
-    """A workload's egress from a rule's or a view's Context (its ``objects``, ``get``, ``mesh_config``
-    and ``cached``): outbound policy, endpoints, coverage, captures. Memoised per run."""
-    return ctx.cached(("egress.of", wl.ref, wl.template_path), lambda: _egress_of(wl, ctx))
+def judge(endpoints: Iterable[Endpoint], policy: OutboundPolicy, sidecar: K8sObject | None, visible: EntryIndex,
+          seen: EntryIndex, listeners: dict[int, list[Capture]], unknown: tuple[str, ...],
+          route: Callable[[Endpoint], tuple[K8sObject, str] | None] | None) -> WorkloadEgress:
+    """A workload's egress: each endpoint with what covers it among the entries its sidecar ``seen``s (the
+    ``visible`` ones when its Sidecar hides the cover), what else listens on its port, and, when covered,
+    its egress gateway (``route``). ``unknown``: why covering entries may be unread (RBAC), said per
+    uncovered endpoint."""
+    judged = []
+    for ep in endpoints:
+        cov = Coverage(None) if ep.in_cluster else covering(seen, ep)
+        if not cov.covered and seen is not visible:
+            full = covering(visible, ep)
+            if full.covered:
+                cov = Coverage(full.entry, full.how, hidden_by=sidecar)
+        if not ep.in_cluster and not cov.covered and unknown:
+            cov = dataclasses.replace(cov, unknown=unknown)  # the cover may be among the entries not read
+        caps: tuple[Capture, ...] = ()
+        if not ep.in_cluster and not cov.covered and ep.port is not None:
+            caps = tuple(c for c in listeners.get(ep.port, []) if c.how == "TCP" or ep.server_first)
+        gw = route(ep) if cov.covered and route is not None else None
+        judged.append(Judged(ep, cov, caps, gw))
+    return WorkloadEgress(policy, tuple(judged), sidecar)
 
 
-def _entry_facts(ctx: Any, ns: str, services: list[K8sObject], sidecar: K8sObject | None,
-                 imports: list[tuple[str, str]] | None) -> tuple[EntryIndex, EntryIndex, dict[int, list[Capture]]]:
-    """What the namespace's sidecars see of the ServiceEntries: the visible ones (indexed), those the
-    workload's Sidecar imports, and the ``0.0.0.0:<port>`` listeners. Built once per namespace from the
-    input; while a fix that creates or patches entries is re-checked, updated for those entries only."""
-    base, mesh = ctx.base(), ctx.mesh_config
-    per_entry = base.cached(("egress.per-entry",), dict)
-    entries = base.cached(("egress.entries",), lambda: sorted(base.objects("ServiceEntry"),
-                                                             key=lambda s: (s.namespace or "", s.name)))
-    visible = base.cached(("egress.visible", ns), lambda: [se for se in entries if visible_to(se, ns, mesh)])
-    vindex = base.cached(("egress.visible.index", ns), lambda: EntryIndex(visible, per_entry))
-    delta = ctx.changes("ServiceEntry")
-    removed, changed = delta or (set(), [])
-    added = [se for se in changed if visible_to(se, ns, mesh)]
-    if delta is not None:
-        vindex = PatchedIndex(vindex, removed, added)
-    if imports is None or sidecar is None:
-        seen = vindex
-    elif base.get("Sidecar", sidecar.namespace, sidecar.name) is sidecar:  # the input's Sidecar
-        seen = base.cached(("egress.imported", ns, sidecar.ref),
-                           lambda: EntryIndex([se for se in visible if imported(se, ns, imports)], per_entry))
-        if delta is not None:
-            seen = PatchedIndex(seen, removed, [se for se in added if imported(se, ns, imports)])
-    else:  # the fix changes the Sidecar itself: rebuilt from the entries as the fix leaves them
-        seen = EntryIndex([se for se in _patched(visible, delta, ns, mesh) if imported(se, ns, imports)])
-    by_services = ctx.cached(("egress.listeners.services",), lambda: wildcard_listeners(services, []),
-                             kinds={"Service"})
-    settings = ctx.injector_settings
-    has_vip = functools.partial(auto_allocated, mesh=mesh, istiod_allocates=settings.istiod_allocates_ips)
-    # the visible entries' listeners, from the input: a re-check removes and adds the few a fix touches
-    by_entries = base.cached(("egress.entry-listeners", ns),
-                             lambda: _entry_listeners(visible, per_entry, has_vip))
-    if delta is None and "Service" not in ctx.changed_kinds():
-        listeners = base.cached(("egress.listeners", ns), lambda: _merged(by_services, by_entries))
-    else:
-        of_entries = {port: [c for c in caps if c.ref.key not in removed] if removed else caps
-                      for port, caps in by_entries.items()}
-        listeners = _merged(by_services, _merged(of_entries, wildcard_listeners([], added, has_vip)))
-    return vindex, seen, listeners
-
-
-def _patched(visible: list[K8sObject], delta, ns: str, mesh: MeshConfig) -> list[K8sObject]:
-    """The visible entries as a fix being re-checked leaves them, in order."""
+def patched_entries(visible: list[K8sObject], delta: tuple[set, list[K8sObject]] | None, ns: str,
+                    mesh: MeshConfig) -> list[K8sObject]:
+    """The entries visible to ``ns`` as a fix being re-checked leaves them (``delta``: the identities it
+    replaces, the entries it leaves), in order."""
     if delta is None:
         return visible
     removed, changed = delta
     kept = [se for se in visible if se.ref.key not in removed]
     return sorted(kept + [se for se in changed if visible_to(se, ns, mesh)], key=lambda s: (s.namespace or "", s.name))
-
-
-def _services(ctx: Any) -> list[K8sObject]:
-    # looked up once per run, not per workload (10,000 workloads x 10,000 Services otherwise)
-    return ctx.cached(("egress.services",), lambda: ctx.objects("Service"), kinds={"Service"})
-
-
-def _names(ctx: Any) -> ClusterNames:
-    """What the input knows of in-cluster names; namespaces from Namespace objects, and from those
-    holding Services or workloads (they exist)."""
-    return ctx.cached(("egress.names",), lambda: cluster_names(
-        _services(ctx), [n.name for n in ctx.objects("Namespace")] + [w.namespace for w in ctx.workloads()
-                                                                     if w.namespace]),
-        kinds={"Service", "Namespace"})
-
-
-def init_endpoints(wl: Workload, ctx: Any) -> list[Endpoint]:
-    """The endpoints a workload's run-once init containers name (env, args, mounted config), classified
-    as the app's are: the same inventory, so startup and egress never disagree on what a pod dials."""
-    return ctx.cached(("egress.inventory.init", wl.ref, wl.template_path),
-                      lambda: inventory(wl, _names(ctx), lambda n, name: ctx.get("ConfigMap", n, name), init=True),
-                      kinds={wl.obj.kind, "Service", "Namespace", "ConfigMap"})
-
-
-def _egress_of(wl: Workload, ctx: Any) -> WorkloadEgress:
-    ns = wl.namespace or "default"
-    services = _services(ctx)
-    names = _names(ctx)
-    sidecars = ctx.cached(("egress.sidecars",), lambda: ctx.objects("Sidecar"), kinds={"Sidecar"})
-    virtual_services = ctx.cached(("egress.vs",), lambda: sorted(ctx.objects("VirtualService"),
-                                                                 key=lambda v: (v.namespace or "", v.name)),
-                                  kinds={"VirtualService"})
-    by_key = ctx.cached(("egress.services.by_key",), lambda: {(s.namespace or "", s.name): s for s in services},
-                        kinds={"Service"})
-    mesh = ctx.mesh_config
-    policy = outbound_policy(ns, wl.pod_labels, sidecars, mesh)
-    sidecar = applicable_sidecar(ns, wl.pod_labels, sidecars, root_namespace(mesh))
-    imports = sidecar_imports(sidecar)
-    visible_index, seen, listeners = _entry_facts(ctx, ns, services, sidecar, imports)
-    judged = []
-    # what the workload names does not depend on ServiceEntries or Sidecars: kept while their fixes are re-checked
-    endpoints = ctx.cached(("egress.inventory", wl.ref, wl.template_path),
-                           lambda: inventory(wl, names, lambda n, name: ctx.get("ConfigMap", n, name)),
-                           kinds={wl.obj.kind, "Service", "Namespace", "ConfigMap"})
-    for ep in endpoints:
-        cov = Coverage(None) if ep.in_cluster else covering(seen, ep)
-        if not cov.covered and seen is not visible_index:
-            full = covering(visible_index, ep)
-            if full.covered:
-                cov = Coverage(full.entry, full.how, hidden_by=sidecar)
-        if not ep.in_cluster and not cov.covered:
-            unknown = ctx.unknown("ServiceEntry", ns)
-            if unknown:  # judged on what could be read; the entry that covers it may be among the rest
-                cov = dataclasses.replace(cov, unknown=tuple(unknown))
-        caps: tuple[Capture, ...] = ()
-        if not ep.in_cluster and not cov.covered and ep.port is not None:
-            caps = tuple(c for c in listeners.get(ep.port, []) if c.how == "TCP" or ep.server_first)
-        gw = None
-        if cov.covered and virtual_services:  # no fix changes a VirtualService: memoised across re-checks
-            vs_index = ctx.cached(("egress.vs.index", ns), lambda: mesh_bound_index(virtual_services, ns, mesh),
-                                  kinds={"VirtualService"})
-            gw = ctx.cached(("egress.gateway", ns, ep.host.lower(), ep.port),
-                            lambda ep=ep, ix=vs_index: gateway_route(ep, ns, virtual_services, by_key, mesh, ix),
-                            kinds={"VirtualService", "Service"})
-        judged.append(Judged(ep, cov, caps, gw))
-    return WorkloadEgress(policy, tuple(judged), sidecar)

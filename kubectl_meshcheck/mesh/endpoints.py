@@ -446,14 +446,13 @@ def _mounted_files(c: dict, path: str, volumes: dict[str, list[tuple[str, dict]]
     return out
 
 
-def executed_files(wl: Workload, container: dict, ctx: Any) -> list[tuple[str, str]]:
+def executed_files(wl: Workload, container: dict, lookup: ConfigMapLookup) -> list[tuple[str, str]]:
     """(path, content) of the mounted ConfigMap files a container's command or args run
     (``sh /readonly-config/init.sh``): what the container really does at start is in them."""
     text = " ".join(str(a) for a in [*(container.get("command") or []), *(container.get("args") or [])])
     if not text:
         return []
-    files = _mounted_texts(container, _configmap_volumes(wl.pod_spec), wl.namespace or "default",
-                           lambda n, name: ctx.get("ConfigMap", n, name))
+    files = _mounted_texts(container, _configmap_volumes(wl.pod_spec), wl.namespace or "default", lookup)
     return [(where, content) for where, _, _, content in files
             if re.search(rf"(?<![\w/.-]){re.escape(where)}(?![\w/.-])", text)]
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..model import MeshMode
+from .config import MeshConfig
 from .injection import (
     HOLD_ANNOTATION_SINCE,
     HOLD_KEY,
@@ -219,3 +220,13 @@ def not_injected(pod_meta: dict | None, mode: MeshMode) -> InjectedPod:
     placement = "ambient" if mode is MeshMode.AMBIENT else "none"
     return InjectedPod(False, True, placement, f"{mode.value} mode: no sidecar", False, NOT_INJECTED_HOLD, False,
                        (), (), "", annotation)
+
+
+def injection_of(wl: Any, mode: MeshMode, settings: InjectorSettings, mesh: MeshConfig) -> InjectedPod:
+    """What injection will do (or did) to a workload's pods in data-plane ``mode``, with the install's
+    ``settings`` and mesh config: read from an injected pod, predicted otherwise."""
+    if is_injected(wl.pod_meta, wl.pod_spec):
+        return read_injected(wl.pod_meta, wl.pod_spec)
+    if mode is not MeshMode.SIDECAR:
+        return not_injected(wl.pod_meta, mode)
+    return predict_injection(wl.pod_meta, wl.pod_spec, settings, mesh.get("defaultConfig") or {}, mesh.source)

@@ -38,7 +38,7 @@ import yaml
 from ..model import MeshMode
 
 if TYPE_CHECKING:
-    from .injected_pod import InjectedPod
+    pass
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -397,38 +397,6 @@ def _parse_proxy_config_text(text: str) -> ProxyConfigAnnotation:
     if not isinstance(data, dict):
         return ProxyConfigAnnotation(True, form, None, f"not a ProxyConfig mapping but a {type(data).__name__}")
     return ProxyConfigAnnotation(True, form, data)
-
-
-def settings_of(ctx: Any) -> InjectorSettings:
-    """The run's injector settings (a Context's or the Index's): flags/config refined by what the input
-    shows of the install (injector ConfigMap, istiod, Nodes)."""
-    return ctx.injector_settings
-
-
-def forced_mode(ctx: Any) -> MeshMode | None:
-    """The ``--mesh-mode`` the run treats every namespace with ("as if labelled so"), or None."""
-    return ctx.force_mode
-
-
-def injection_of(wl: Any, ctx: Any) -> InjectedPod:
-    """What injection will do (or did) to a workload's pods, from a rule's or a view's Context.
-
-    Memoised per workload for the run (every startup rule and the view ask), except while a fix is
-    re-checked (``ctx.cached`` computes afresh then)."""
-    return ctx.cached(("injection.of", wl.ref, wl.template_path), lambda: _injection_of(wl, ctx))
-
-
-def _injection_of(wl: Any, ctx: Any) -> InjectedPod:
-    from .injected_pod import not_injected, predict_injection, read_injected  # that module imports this one
-
-    mode = ctx.mode_of(wl).mode
-    if is_injected(wl.pod_meta, wl.pod_spec):
-        return read_injected(wl.pod_meta, wl.pod_spec)
-    if mode is not MeshMode.SIDECAR:
-        return not_injected(wl.pod_meta, mode)
-    mesh = ctx.mesh_config
-    return predict_injection(wl.pod_meta, wl.pod_spec, settings_of(ctx), mesh.get("defaultConfig") or {},
-                             mesh.source)
 
 
 # -- startup evidence: does a container use the network as it starts? -----------------------------

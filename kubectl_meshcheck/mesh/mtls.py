@@ -86,13 +86,3 @@ def effective_mtls(namespace: str | None, pod_labels: dict, port: int | None, po
                     result = MtlsMode(_mode(value), f"PeerAuthentication {wl.namespace}/{wl.name} "
                                                     f"(portLevelMtls {port})", wl.ref)
     return result
-
-
-def mtls_of(wl: Any, port: int | None, ctx: Any) -> MtlsMode:
-    """:func:`effective_mtls` for a workload's pods, from the run's PeerAuthentications (declare
-    ``PeerAuthentication`` in ``reads``): root-namespace policies count even outside ``-n``. Memoised per
-    workload and port."""
-    def compute():
-        return effective_mtls(wl.namespace, wl.pod_labels, port, ctx.objects("PeerAuthentication"),
-                              ctx.mesh_config.get("rootNamespace") or "istio-system")
-    return ctx.cached(("mtls.of", wl.ref, wl.template_path, port), compute)

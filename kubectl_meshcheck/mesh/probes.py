@@ -35,10 +35,14 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .injection import PROXY_CONTAINER, STATUS_ANNOTATION, InjectorSettings, is_injected
 from .protocol import RESERVED_PORTS
+
+if TYPE_CHECKING:
+    from .config import MeshConfig
+    from .injected_pod import InjectedPod
 
 REWRITE_ANNOTATION = "sidecar.istio.io/rewriteAppHTTPProbers"
 STATUS_PORT_ANNOTATION = "status.sidecar.istio.io/port"
@@ -364,22 +368,13 @@ def not_rewritten(pod_spec: dict | None, reason: str, spec_path: str = "/spec") 
     return PodProbes(False, True, False, reason, STATUS_PORT, tuple(plans), None)
 
 
-def probes_of(wl: Any, ctx: Any) -> PodProbes:
-    """The probes of a workload's pods after injection, from a rule's or a view's Context.
-    Memoised for the run like :func:`injection_of`."""
-    return ctx.cached(("probes.of", wl.ref, wl.template_path), lambda: _probes_of(wl, ctx))
-
-
-def _probes_of(wl: Any, ctx: Any) -> PodProbes:
-    from .injection import injection_of
-
+def probes_of(wl: Any, inj: InjectedPod, settings: InjectorSettings, mesh: MeshConfig) -> PodProbes:
+    """The probes of a workload's pods after injection (``inj``: what injection does to them)."""
     if is_injected(wl.pod_meta, wl.pod_spec):
         return read_probes(wl.pod_meta, wl.pod_spec, wl.spec_path)
-    inj = injection_of(wl, ctx)
     if not inj.injected:
         return not_rewritten(wl.pod_spec, inj.native_reason, wl.spec_path)
-    return predict_probes(wl.pod_meta, wl.pod_spec, ctx.injector_settings,
-                          ctx.mesh_config.get("defaultConfig") or {}, wl.spec_path)
+    return predict_probes(wl.pod_meta, wl.pod_spec, settings, mesh.get("defaultConfig") or {}, wl.spec_path)
 
 
 @dataclass(frozen=True)

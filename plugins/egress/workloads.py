@@ -18,7 +18,6 @@ from kubectl_meshcheck import (
     Severity,
     Topic,
     cidr_list_problem,
-    egress_of,
     escape_pointer,
     generated_service_entry,
     imported,
@@ -96,7 +95,7 @@ def _endpoint_args(j, eg) -> dict:
 
 def _unregistered(wl, ctx, want):
     """Diagnostics for uncovered external endpoints of the kind ``want(judged, policy)`` selects."""
-    eg = egress_of(wl, ctx)
+    eg = ctx.mesh.egress(wl)
     for j in eg.uncovered_external:
         if not want(j, eg.policy):
             continue
@@ -287,7 +286,7 @@ def db_connection_no_idle_timeout(wl, ctx):
 
     References: https://istio.io/latest/docs/reference/config/networking/destination-rule/#ConnectionPoolSettings-TCPSettings
     """
-    eg = egress_of(wl, ctx)
+    eg = ctx.mesh.egress(wl)
     kept_alive = ctx.cached(("egress.keepalive-hosts",), lambda: frozenset(
         str((dr.data.get("spec") or {}).get("host") or "").lower()
         for dr in ctx.objects("DestinationRule") if _has_keepalive(dr)), kinds={"DestinationRule"})

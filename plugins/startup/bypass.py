@@ -12,10 +12,7 @@ from kubectl_meshcheck import (
     PatchOp,
     Severity,
     Topic,
-    executed_files,
     gateway_clue,
-    init_endpoints,
-    injection_of,
     network_at_start,
     network_in_script,
     only_moves_files,
@@ -56,7 +53,7 @@ def init_container_network_outside_mesh(wl, ctx):
     https://istio.io/latest/docs/setup/additional-setup/cni/#compatibility-with-application-init-containers ;
     istio/istio pkg/kube/inject/webhook.go (reorderPod).
     """
-    inj = injection_of(wl, ctx)
+    inj = ctx.mesh.injection(wl)
     if not inj.injected or inj.native or not inj.iptables:
         return
     cni = inj.iptables == "istio-validation"
@@ -98,10 +95,10 @@ def _init_network(wl, c, ctx) -> tuple[str, list]:
     """(evidence, endpoints) that an init container uses the network: its command or image; the scripts
     it runs from mounted files; the endpoints its env and args name, and those of its mounted config
     unless it runs a script (which says what it does) or only moves files (a config copier)."""
-    scripts = executed_files(wl, c, ctx)
+    scripts = ctx.mesh.executed_files(wl, c)
     evidence = network_at_start(c) or next((f"runs {where}, which {found}" for where, text in scripts
                                             if (found := network_in_script(text))), "")
-    named = [ep for ep in init_endpoints(wl, ctx) if ep.container == c.get("name")
+    named = [ep for ep in ctx.mesh.endpoints(wl, init=True) if ep.container == c.get("name")
              and not (ep.found_in.startswith("file ") and (scripts or only_moves_files(c)))]
     if not evidence and named:
         evidence = f"names {named[0].display()} ({named[0].app}, {named[0].found_in})"

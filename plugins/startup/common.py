@@ -20,7 +20,6 @@ from kubectl_meshcheck import (
     Fix,
     parse_proxy_config,
     parse_version,
-    settings_of,
 )
 
 
@@ -42,7 +41,7 @@ def _app_containers(wl):
 
 def _native_fix(wl, ctx, why: str) -> Fix | None:
     """The pod annotation that turns native sidecars on, where this install honours it."""
-    settings = settings_of(ctx)
+    settings = ctx.mesh.settings
     if not settings.at_least(NATIVE_ANNOTATION_SINCE):
         return None
     old = [v for v in settings.kubelet_versions if (parse_version(v) or (0, 0)) < (1, 29)]

@@ -15,7 +15,6 @@ from kubectl_meshcheck import (
     Topic,
     Workload,
     calls_quit,
-    injection_of,
     rule,
 )
 
@@ -99,7 +98,7 @@ def job_sidecar_never_exits(subject, ctx):
         return
     if runner == "Argo" and ARGO_KILL_ANNOTATION in wl.pod_annotations:
         return
-    inj = injection_of(wl, ctx)
+    inj = ctx.mesh.injection(wl)
     if not inj.injected or inj.native or any(calls_quit(c) for _, c in _app_containers(wl)):
         return
     held = [p.ref.name for p in ctx.observed_pods(wl) if p.held_by_proxy]

@@ -17,12 +17,10 @@ from kubectl_meshcheck import (
     Workload,
     auto_image_containers,
     escape_pointer,
-    forced_mode,
     injector_webhooks,
     is_injected,
     rule,
     selected_by_webhooks,
-    settings_of,
 )
 
 
@@ -63,11 +61,11 @@ def namespace_not_injected(ns, ctx):
     """
     labels = ns.labels
     root = ctx.mesh_config.get("rootNamespace")
-    if ns.name in SYSTEM_NAMESPACES or ns.name == root or forced_mode(ctx) is not None:
+    if ns.name in SYSTEM_NAMESPACES or ns.name == root or ctx.mesh.forced_mode is not None:
         return  # with --mesh-mode every namespace counts as labelled
     if INJECTION_LABEL in labels or REV_LABEL in labels or str(labels.get(DATAPLANE_LABEL, "")).lower() == "ambient":
         return
-    by_default = settings_of(ctx).namespaces_by_default
+    by_default = ctx.mesh.settings.namespaces_by_default
     if by_default:
         message = (f"namespace {ns.name} has no injection label but is injected because the injector's "
                    "enableNamespacesByDefault is on: label it so the intent survives a change of that setting")
@@ -179,7 +177,7 @@ def _selected(wl, ctx) -> tuple[bool, str]:
         hit = selected_by_webhooks(hooks, ns.labels if ns is not None else None, wl.pod_labels)
         return hit, "an injector webhook in the input selects it" if hit else \
             "no injector webhook in the input selects its namespace or pod labels"
-    mode = ctx.mode_of(wl)
+    mode = ctx.mesh.mode(wl)
     return mode.mode is MeshMode.SIDECAR, mode.reason
 
 

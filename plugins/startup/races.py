@@ -14,7 +14,6 @@ from kubectl_meshcheck import (
     Severity,
     Topic,
     escape_pointer,
-    injection_of,
     network_at_start,
     rule,
     waits_for_sidecar,
@@ -49,7 +48,7 @@ def app_starts_before_proxy(wl, ctx):
     https://istio.io/latest/docs/reference/config/istio.mesh.v1alpha1/#ProxyConfig ;
     istio/istio pkg/kube/inject/webhook.go (reorderPod).
     """
-    inj = injection_of(wl, ctx)
+    inj = ctx.mesh.injection(wl)
     if not inj.injected or inj.native or inj.hold.in_effect:
         return
     needy = [(p, c, network_at_start(c)) for p, c in _app_containers(wl) if not waits_for_sidecar(c)]
@@ -101,7 +100,7 @@ def hold_ignored_with_native_sidecar(wl, ctx):
     References: https://istio.io/latest/blog/2023/native-sidecars/ ;
     istio/istio manifests/charts/istio-control/istio-discovery/files/injection-template.yaml.
     """
-    inj = injection_of(wl, ctx)
+    inj = ctx.mesh.injection(wl)
     if inj.predicted and inj.native and inj.hold.requested and inj.proxy_config.hold:
         yield Diagnostic(
             path=f"{wl.template_path}/metadata/annotations/{escape_pointer(PROXY_CONFIG_ANNOTATION)}",
@@ -156,7 +155,7 @@ def sidecar_wait_loop(wl, ctx):
     loops = _wait_loops(wl)
     if not loops:
         return
-    inj = injection_of(wl, ctx)
+    inj = ctx.mesh.injection(wl)
     for path, c, init in loops:
         if inj.placement in ("ambient", "none"):
             yield _wait_loop_finding(wl, path, c, init, inj, (
@@ -189,7 +188,7 @@ def sidecar_wait_loop_obsolete(wl, ctx):
     loops = _wait_loops(wl)
     if not loops:
         return
-    inj = injection_of(wl, ctx)
+    inj = ctx.mesh.injection(wl)
     if inj.placement in ("ambient", "none") or not (inj.native or inj.hold.in_effect):
         return
     for path, c, init in loops:

@@ -1,0 +1,255 @@
+"""The one door to Istio's facts about a run's objects (``ctx.mesh``): protocol, injection, probes, mTLS,
+egress and capture, memoised for the run and recomputed while a fix is re-checked only where the fix
+changes what the fact rests on. ``mesh/`` computes the facts from typed inputs; this module gathers the
+inputs from the Context and owns the memo.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from .mesh import egress as _egress
+from .mesh.endpoints import ClusterNames, Endpoint, cluster_names, executed_files, inventory
+from .mesh.protocol import PortProtocol, service_port_protocol
+from .mesh.serviceentries import auto_allocated
+from .mesh.visibility import (
+    applicable_sidecar,
+    imported,
+    outbound_policy,
+    root_namespace,
+    sidecar_imports,
+    visible_to,
+)
+from .model import K8sObject, MeshMode, Workload
+
+if TYPE_CHECKING:
+    from .index import Context
+    from .mesh.capture import CapturePlan
+    from .mesh.config import MeshConfig
+    from .mesh.egress import EntryIndex, WorkloadEgress
+    from .mesh.injected_pod import InjectedPod
+    from .mesh.injection import InjectorSettings, ModeDecision
+    from .mesh.mtls import MtlsMode
+    from .mesh.probes import PodProbes
+
+#: what each per-workload fact rests on besides the workload itself: a fix that replaces an object of
+#: one of these kinds (or the workload) is re-checked with the fact computed afresh
+_INJECTION_KINDS = frozenset({"Namespace", "Pod"})
+_INVENTORY_KINDS = frozenset({"Service", "Namespace", "ConfigMap"})
+_EGRESS_KINDS = _INVENTORY_KINDS | {"ServiceEntry", "Sidecar", "VirtualService", "Pod"}
+
+
+class MeshFacts:
+    """What Istio will do with the objects a rule or view sees (``ctx.mesh``).
+
+    Every fact is computed once per run and shared by all rules and views; while a fix is re-checked, a
+    fact whose inputs the fix changes is computed from the objects as the fix leaves them. Reading a fact
+    counts as reading what it rests on (the install facts, the kinds it looks up), so a gap in those
+    (RBAC) is stated on the finding.
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    def _fact(self, key: tuple, compute: Callable[[], Any], kinds: Iterable[str], wl: Workload | None = None) -> Any:
+        """Memoised ``compute()``: afresh while a fix that replaces ``wl`` or an object of ``kinds`` is re-checked."""
+        ctx = self._ctx
+        if wl is not None and ctx.replaces(wl.ref):
+            return compute()
+        return ctx.cached(key, compute, kinds=kinds)
+
+    # -- the install ----------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> InjectorSettings:
+        """How the install injects: Istio version, native sidecars, CNI, hold (flags refined by the input)."""
+        return self._ctx.injector_settings
+
+    @property
+    def config(self) -> MeshConfig:
+        """The mesh config (``istio`` ConfigMap, ``--mesh-config``, else Istio's defaults), with its source."""
+        return self._ctx.mesh_config
+
+    @property
+    def root_namespace(self) -> str:
+        """The mesh config's root namespace (``istio-system`` by default): its policies apply mesh-wide."""
+        return root_namespace(self._ctx.mesh_config)
+
+    @property
+    def forced_mode(self) -> MeshMode | None:
+        """The ``--mesh-mode`` every namespace is treated with ("as if labelled so"), or None."""
+        return self._ctx.force_mode
+
+    def mode(self, obj: K8sObject | Workload) -> ModeDecision:
+        """Sidecar, ambient or none for a workload's pods (or a namespace's, for any other object), and why."""
+        return self._ctx.mode_of(obj)
+
+    # -- ports -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def protocol(port: dict) -> PortProtocol:
+        """Istio's protocol for one entry of ``Service.spec.ports`` (appProtocol, then the name's prefix)."""
+        return service_port_protocol(port)
+
+    # -- injection, probes, mTLS ----------------------------------------------------------------
+
+    def injection(self, wl: Workload) -> InjectedPod:
+        """What injection will do (or did) to a workload's pods: sidecar or not, native or classic, hold."""
+        from .mesh.injected_pod import injection_of
+
+        return self._fact(("injection", wl.ref, wl.template_path),
+                          lambda: injection_of(wl, self.mode(wl).mode, self.settings, self.config),
+                          _INJECTION_KINDS, wl)
+
+    def probes(self, wl: Workload) -> PodProbes:
+        """The workload's probes after injection: rewritten to the agent's status port or left alone."""
+        from .mesh.probes import probes_of
+
+        return self._fact(("probes", wl.ref, wl.template_path),
+                          lambda: probes_of(wl, self.injection(wl), self.settings, self.config),
+                          _INJECTION_KINDS, wl)
+
+    def mtls(self, wl: Workload, port: int | None = None) -> MtlsMode:
+        """The inbound mTLS mode of the workload's pods (on ``port``), from the PeerAuthentications
+        (declare ``PeerAuthentication`` in ``reads``): root-namespace policies count even outside ``-n``."""
+        from .mesh.mtls import effective_mtls
+
+        return self._fact(("mtls", wl.ref, wl.template_path, port),
+                          lambda: effective_mtls(wl.namespace, wl.pod_labels, port,
+                                                 self._ctx.objects("PeerAuthentication"), self.root_namespace),
+                          {"PeerAuthentication"}, wl)
+
+    # -- egress ----------------------------------------------------------------------------------
+
+    def endpoints(self, wl: Workload, init: bool = False) -> list[Endpoint]:
+        """Every endpoint the workload's containers name (env, args, mounted config), classified; with
+        ``init``, those of its run-once init containers: what they dial before a classic sidecar is up."""
+        ctx = self._ctx
+        return self._fact(("endpoints", init, wl.ref, wl.template_path),
+                          lambda: inventory(wl, self._names(), lambda n, name: ctx.get("ConfigMap", n, name),
+                                            init=init),
+                          _INVENTORY_KINDS, wl)
+
+    def executed_files(self, wl: Workload, container: dict) -> list[tuple[str, str]]:
+        """(path, content) of the mounted ConfigMap files a container's command runs (``sh /config/init.sh``)."""
+        ctx = self._ctx
+        return executed_files(wl, container, lambda n, name: ctx.get("ConfigMap", n, name))
+
+    def egress(self, wl: Workload) -> WorkloadEgress:
+        """The workload's outbound policy and every endpoint with what covers it (ServiceEntry, or not),
+        what else listens on its port, and its egress gateway."""
+        return self._fact(("egress", wl.ref, wl.template_path), lambda: self._egress(wl), _EGRESS_KINDS, wl)
+
+    def _egress(self, wl: Workload) -> WorkloadEgress:
+        ctx, ns, mesh = self._ctx, wl.namespace or "default", self.config
+        sidecars = ctx.cached(("egress.sidecars",), lambda: ctx.objects("Sidecar"), kinds={"Sidecar"})
+        policy = outbound_policy(ns, wl.pod_labels, sidecars, mesh)
+        sidecar = applicable_sidecar(ns, wl.pod_labels, sidecars, root_namespace(mesh))
+        visible, seen, listeners = self._entry_facts(ns, sidecar, sidecar_imports(sidecar))
+        unknown = tuple(ctx.unknown("ServiceEntry", ns))
+        virtual_services = ctx.cached(("egress.vs",), lambda: sorted(ctx.objects("VirtualService"),
+                                                                     key=lambda v: (v.namespace or "", v.name)),
+                                      kinds={"VirtualService"})
+        route = functools.partial(self._gateway, ns, virtual_services) if virtual_services else None
+        return _egress.judge(self.endpoints(wl), policy, sidecar, visible, seen, listeners, unknown, route)
+
+    def _services(self) -> list[K8sObject]:
+        # looked up once per run, not per workload (10,000 workloads x 10,000 Services otherwise)
+        return self._ctx.cached(("egress.services",), lambda: self._ctx.objects("Service"), kinds={"Service"})
+
+    def _names(self) -> ClusterNames:
+        """What the input knows of in-cluster names; namespaces from Namespace objects, and from those
+        holding Services or workloads (they exist)."""
+        ctx = self._ctx
+        return ctx.cached(("egress.names",), lambda: cluster_names(
+            self._services(), [n.name for n in ctx.objects("Namespace")] + [w.namespace for w in ctx.workloads()
+                                                                            if w.namespace]),
+            kinds={"Service", "Namespace"})
+
+    def _gateway(self, ns: str, virtual_services: list[K8sObject], ep: Endpoint) -> tuple[K8sObject, str] | None:
+        """The egress gateway a covered endpoint is routed through, and the VirtualService that does it."""
+        ctx, mesh = self._ctx, self.config
+        by_key = ctx.cached(("egress.services.by_key",),
+                            lambda: {(s.namespace or "", s.name): s for s in self._services()}, kinds={"Service"})
+        vs_index = ctx.cached(("egress.vs.index", ns), lambda: _egress.mesh_bound_index(virtual_services, ns, mesh),
+                              kinds={"VirtualService"})
+        return ctx.cached(("egress.gateway", ns, ep.host.lower(), ep.port),
+                          lambda: _egress.gateway_route(ep, ns, virtual_services, by_key, mesh, vs_index),
+                          kinds={"VirtualService", "Service"})
+
+    def _entry_facts(self, ns: str, sidecar: K8sObject | None, imports: list[tuple[str, str]] | None
+                     ) -> tuple[EntryIndex, EntryIndex, dict[int, list[_egress.Capture]]]:
+        """What the namespace's sidecars see of the ServiceEntries: the visible ones (indexed), those the
+        workload's Sidecar imports, and the ``0.0.0.0:<port>`` listeners. Built once per namespace from the
+        input; while a fix that creates or patches entries is re-checked, updated for those entries only."""
+        ctx = self._ctx
+        base, mesh = ctx.base(), self.config
+        per_entry = base.cached(("egress.per-entry",), dict)
+        entries = base.cached(("egress.entries",), lambda: sorted(base.objects("ServiceEntry"),
+                                                                 key=lambda s: (s.namespace or "", s.name)))
+        visible = base.cached(("egress.visible", ns), lambda: [se for se in entries if visible_to(se, ns, mesh)])
+        vindex = base.cached(("egress.visible.index", ns), lambda: _egress.EntryIndex(visible, per_entry))
+        delta = ctx.changes("ServiceEntry")
+        removed, changed = delta or (set(), [])
+        added = [se for se in changed if visible_to(se, ns, mesh)]
+        if delta is not None:
+            vindex = _egress.PatchedIndex(vindex, removed, added)
+        if imports is None or sidecar is None:
+            seen = vindex
+        elif base.get("Sidecar", sidecar.namespace, sidecar.name) is sidecar:  # the input's Sidecar
+            seen = base.cached(("egress.imported", ns, sidecar.ref),
+                               lambda: _egress.EntryIndex([se for se in visible if imported(se, ns, imports)],
+                                                          per_entry))
+            if delta is not None:
+                seen = _egress.PatchedIndex(seen, removed, [se for se in added if imported(se, ns, imports)])
+        else:  # the fix changes the Sidecar itself: rebuilt from the entries as the fix leaves them
+            seen = _egress.EntryIndex([se for se in _egress.patched_entries(visible, delta, ns, mesh)
+                                       if imported(se, ns, imports)])
+        services = self._services()
+        by_services = ctx.cached(("egress.listeners.services",), lambda: _egress.wildcard_listeners(services, []),
+                                 kinds={"Service"})
+        has_vip = functools.partial(auto_allocated, mesh=mesh, istiod_allocates=self.settings.istiod_allocates_ips)
+        # the visible entries' listeners, from the input: a re-check removes and adds the few a fix touches
+        by_entries = base.cached(("egress.entry-listeners", ns),
+                                 lambda: _egress.entry_listeners(visible, per_entry, has_vip))
+        if delta is None and "Service" not in ctx.changed_kinds():
+            listeners = base.cached(("egress.listeners", ns), lambda: _egress.merged(by_services, by_entries))
+        else:
+            of_entries = {port: [c for c in caps if c.ref.key not in removed] if removed else caps
+                          for port, caps in by_entries.items()}
+            listeners = _egress.merged(by_services,
+                                       _egress.merged(of_entries, _egress.wildcard_listeners([], added, has_vip)))
+        return vindex, seen, listeners
+
+    # -- capture ---------------------------------------------------------------------------------
+
+    def _namespace_labels(self, wl: Workload) -> dict | None:
+        """The labels of the workload's Namespace object; None when the input does not hold it."""
+        ns = self._ctx.get("Namespace", None, wl.namespace) if wl.namespace else None
+        return dict(ns.labels) if ns is not None else None
+
+    def install_values(self, wl: Workload, revision: str | None = None) -> tuple[dict, str]:
+        """(values, source) of the injector ConfigMap that injects this workload (by its revision, or
+        ``revision``). Install facts, like :attr:`settings`: ConfigMaps need not be declared (a live run
+        reads the install's own, never all of them)."""
+        from .mesh.privileges import injector_revision, injector_values
+
+        rev = revision or injector_revision(wl, self._namespace_labels(wl))
+        ctx = self._ctx
+        return ctx.cached(("capture.values", rev), lambda: injector_values(ctx.objects("ConfigMap"), rev),
+                          kinds=("ConfigMap",))
+
+    def capture(self, wl: Workload) -> CapturePlan:
+        """How to capture the workload's traffic safely: the ranked methods, their pre-checks and commands
+        (live pods give the pod's real name)."""
+        from .mesh.capture import build_plan
+
+        def compute() -> CapturePlan:
+            pods = self._ctx.observed_pods(wl)
+            observed = sorted(p.ref.name for p in pods if p.phase == "Running") or sorted(p.ref.name for p in pods)
+            values, source = self.install_values(wl)
+            return build_plan(wl, self.mode(wl).mode, self._namespace_labels(wl),
+                              self.config.get("defaultConfig") or {}, values, source, observed)
+        return self._fact(("capture", wl.ref, wl.template_path), compute, {"Pod", "Namespace", "ConfigMap"}, wl)
