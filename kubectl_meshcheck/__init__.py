@@ -23,134 +23,45 @@ from typing import Any
 
 #: public name -> the module that defines it. Resolved on first use (PEP 562), so `kubectl meshcheck
 #: --help` and the CLI's start-up do not import every topic's facts (regexes, jsonpatch...).
+#: Writing a rule: ``rule`` and its vocabulary (``Topic``, ``Severity``, ``Status``, ``Applicability``,
+#: ``FixAvailability``); what it judges (``K8sObject``, ``Workload``, ``ObjectRef``, ``MeshMode``,
+#: ``Protocol``) through ``Context``; Istio's facts through ``ctx.mesh`` (``MeshFacts``) and Istio's names
+#: in ``istio``; what it returns (``Diagnostic``, ``Fix``, ``PatchOp`` and the fix builders); the hooks
+#: (``hookimpl``, ``Finding`` and ``Owner`` for the veto and owner hooks); ``redact`` for anything that
+#: may hold a secret. The testing harness is the submodule ``kubectl_meshcheck.testing``.
 _EXPORTS: dict[str, str] = {
+    "rule": ".model",
+    "Topic": ".model",
+    "Severity": ".model",
+    "Status": ".model",
+    "Applicability": ".model",
+    "FixAvailability": ".model",
+    "K8sObject": ".model",
+    "Workload": ".model",
+    "ObjectRef": ".model",
+    "MeshMode": ".model",
+    "Protocol": ".mesh.protocol",
+    "Context": ".index",
+    "MeshFacts": ".facts",
+    "Diagnostic": ".model",
+    "Fix": ".model",
+    "PatchOp": ".model",
+    "escape_pointer": ".model",
     "pin_pod_template": ".fixes",
     "pod_metadata_ops": ".fixes",
     "hookimpl": ".hookspecs",
-    "Context": ".index",
-    "MeshFacts": ".facts",
-    "Hint": ".mesh.apps",
-    "effective_target_port": ".mesh.apps",
-    "image_base": ".mesh.apps",
-    "resolve_target_port": ".mesh.apps",
-    "HOLD_KEY": ".mesh.injection",
-    "NATIVE_ANNOTATION": ".mesh.injection",
-    "NATIVE_ANNOTATION_SINCE": ".mesh.injection",
-    "PROXY_CONFIG_ANNOTATION": ".mesh.injection",
-    "PROXY_CONTAINER": ".mesh.injection",
-    "SYSTEM_NAMESPACES": ".mesh.injection",
-    "Hold": ".mesh.injected_pod",
-    "InjectedPod": ".mesh.injected_pod",
-    "InjectorSettings": ".mesh.injection",
-    "ModeDecision": ".mesh.injection",
-    "ProxyConfigAnnotation": ".mesh.injection",
-    "auto_image_containers": ".mesh.webhooks",
-    "calls_quit": ".mesh.injection",
-    "gateway_clue": ".mesh.webhooks",
-    "injector_webhooks": ".mesh.webhooks",
-    "is_injected": ".mesh.injection",
-    "network_at_start": ".mesh.injection",
-    "network_in_script": ".mesh.injection",
-    "only_moves_files": ".mesh.injection",
-    "parse_proxy_config": ".mesh.injection",
-    "parse_version": ".mesh.injection",
-    "predict_injection": ".mesh.injected_pod",
-    "selected_by_webhooks": ".mesh.webhooks",
-    "waits_for_sidecar": ".mesh.injection",
-    "MtlsMode": ".mesh.mtls",
-    "effective_mtls": ".mesh.mtls",
-    "ContainerState": ".mesh.observed",
-    "ObservedPod": ".mesh.observed",
-    "EXCLUDE_INBOUND_ANNOTATION": ".mesh.probes",
-    "ISTIO_PORTS": ".mesh.probes",
-    "PROBERS_ENV": ".mesh.probes",
-    "REWRITE_ANNOTATION": ".mesh.probes",
-    "STATUS_PORT": ".mesh.probes",
-    "PodProbes": ".mesh.probes",
-    "ProbePlan": ".mesh.probes",
-    "Verdict": ".mesh.probes",
-    "inbound_captured": ".mesh.probes",
-    "predict_probes": ".mesh.probes",
-    "read_probes": ".mesh.probes",
-    "verdict": ".mesh.probes",
-    "CIDR_ANNOTATIONS": ".mesh.egress",
-    "Capture": ".mesh.egress",
-    "Coverage": ".mesh.egress",
-    "Endpoint": ".mesh.endpoints",
-    "Judged": ".mesh.egress",
-    "OutboundPolicy": ".mesh.visibility",
-    "WorkloadEgress": ".mesh.egress",
-    "cidr_list_problem": ".mesh.egress",
-    "auto_allocated": ".mesh.serviceentries",
-    "export_to": ".mesh.visibility",
-    "generated_service_entry": ".mesh.serviceentries",
-    "is_ip": ".mesh.endpoints",
-    "outbound_policy": ".mesh.visibility",
-    "applicable_sidecar": ".mesh.visibility",
-    "imported": ".mesh.visibility",
-    "root_namespace": ".mesh.visibility",
-    "sidecar_imports": ".mesh.visibility",
-    "se_port_protocol": ".mesh.serviceentries",
-    "visible_to": ".mesh.visibility",
-    "ANNOTATIONS": ".mesh.annotations",
-    "alpha_reported": ".mesh.annotations",
-    "annotation_value_problem": ".mesh.annotations",
-    "closest_annotation": ".mesh.annotations",
-    "corrected_annotation_value": ".mesh.annotations",
-    "is_istio_annotation": ".mesh.annotations",
-    "RESERVED_PORTS": ".mesh.protocol",
-    "WELL_KNOWN_TCP_PORTS": ".mesh.protocol",
-    "Handling": ".mesh.protocol",
-    "PortProtocol": ".mesh.protocol",
-    "Protocol": ".mesh.protocol",
-    "Reason": ".mesh.protocol",
-    "canonical_name": ".mesh.protocol",
-    "is_valid_port_name": ".mesh.protocol",
-    "parse_protocol": ".mesh.protocol",
-    "service_port_protocol": ".mesh.protocol",
-    "TRACE_LOGGING": ".mesh.privileges",
-    "CapturePlan": ".mesh.capture",
-    "capture_sidecars": ".mesh.privileges",
-    "ephemeral_containers": ".mesh.privileges",
-    "install_privileged": ".mesh.privileges",
-    "proxy_override": ".mesh.privileges",
-    "raised_privileges": ".mesh.privileges",
-    "trace_logging_on": ".mesh.privileges",
-    "unraised": ".mesh.privileges",
-    "without_network_powers": ".mesh.privileges",
-    "Applicability": ".model",
-    "Diagnostic": ".model",
     "Finding": ".model",
-    "Fix": ".model",
-    "FixAvailability": ".model",
-    "K8sObject": ".model",
-    "MeshMode": ".model",
-    "ObjectRef": ".model",
     "Owner": ".model",
-    "PatchOp": ".model",
-    "Rule": ".model",
-    "Severity": ".model",
-    "Status": ".model",
-    "Topic": ".model",
-    "Workload": ".model",
-    "escape_pointer": ".model",
-    "pointer_get": ".model",
-    "rule": ".model",
-    "MASK": ".redact",
-    "is_secret_name": ".redact",
     "redact_args": ".redact",
-    "redact_env": ".redact",
 }
-#: public names that are another name in their module
-_ALIASES: dict[str, tuple[str, str]] = {
-    "app_hints": (".mesh.apps", "hints"),
-}
+#: public names that are modules
+_MODULES = {"istio": ".istio", "testing": ".testing"}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _ALIASES:
-        module, attr = _ALIASES[name]
-    elif name in _EXPORTS:
+    if name in _MODULES:
+        return importlib.import_module(_MODULES[name], __name__)
+    if name in _EXPORTS:
         module, attr = _EXPORTS[name], name
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -171,5 +82,5 @@ from .redact import redact  # noqa: E402, F401 - public (in __all__)
 __version__ = "0.1.0"
 
 #: the public names, from the one map above (plus what is bound eagerly): a name is public because
-#: it is in ``_EXPORTS``/``_ALIASES``, nowhere else
-__all__ = sorted([*_EXPORTS, *_ALIASES, "redact", "__version__"])
+#: it is in ``_EXPORTS``/``_MODULES``, nowhere else
+__all__ = sorted([*_EXPORTS, *_MODULES, "redact", "__version__"])

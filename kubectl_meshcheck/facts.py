@@ -10,7 +10,17 @@ import functools
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from .mesh import annotations as _annotations
+from .mesh import apps as _apps
 from .mesh import egress as _egress
+from .mesh import endpoints as _endpoints
+from .mesh import injection as _injection
+from .mesh import privileges as _privileges
+from .mesh import probes as _probes
+from .mesh import protocol as _protocol
+from .mesh import serviceentries as _serviceentries
+from .mesh import visibility as _visibility
+from .mesh import webhooks as _webhooks
 from .mesh.endpoints import ClusterNames, Endpoint, cluster_names, executed_files, inventory
 from .mesh.protocol import PortProtocol, service_port_protocol
 from .mesh.serviceentries import auto_allocated
@@ -93,6 +103,36 @@ class MeshFacts:
         """Istio's protocol for one entry of ``Service.spec.ports`` (appProtocol, then the name's prefix)."""
         return service_port_protocol(port)
 
+    canonical_name = staticmethod(_protocol.canonical_name)
+    effective_target_port = staticmethod(_apps.effective_target_port)
+    resolve_target_port = staticmethod(_apps.resolve_target_port)
+    image_base = staticmethod(_apps.image_base)
+    app_hints = staticmethod(_apps.hints)
+    gateway_clue = staticmethod(_webhooks.gateway_clue)
+
+    # -- annotations -----------------------------------------------------------------------------
+
+    is_istio_annotation = staticmethod(_annotations.is_istio_annotation)
+    closest_annotation = staticmethod(_annotations.closest_annotation)
+    alpha_reported = staticmethod(_annotations.alpha_reported)
+    annotation_value_problem = staticmethod(_annotations.annotation_value_problem)
+    corrected_annotation_value = staticmethod(_annotations.corrected_annotation_value)
+    parse_proxy_config = staticmethod(_injection.parse_proxy_config)
+    parse_version = staticmethod(_injection.parse_version)
+
+    # -- what containers do as they start --------------------------------------------------------
+
+    is_injected = staticmethod(_injection.is_injected)
+    network_at_start = staticmethod(_injection.network_at_start)
+    network_in_script = staticmethod(_injection.network_in_script)
+    only_moves_files = staticmethod(_injection.only_moves_files)
+    waits_for_sidecar = staticmethod(_injection.waits_for_sidecar)
+    calls_quit = staticmethod(_injection.calls_quit)
+    auto_image_containers = staticmethod(_webhooks.auto_image_containers)
+    injector_webhooks = staticmethod(_webhooks.injector_webhooks)
+    selected_by_webhooks = staticmethod(_webhooks.selected_by_webhooks)
+    inbound_captured = staticmethod(_probes.inbound_captured)
+
     # -- injection, probes, mTLS ----------------------------------------------------------------
 
     def injection(self, wl: Workload) -> InjectedPod:
@@ -136,6 +176,19 @@ class MeshFacts:
         """(path, content) of the mounted ConfigMap files a container's command runs (``sh /config/init.sh``)."""
         ctx = self._ctx
         return executed_files(wl, container, lambda n, name: ctx.get("ConfigMap", n, name))
+
+    is_ip = staticmethod(_endpoints.is_ip)
+    export_to = staticmethod(_visibility.export_to)
+    imported = staticmethod(_visibility.imported)
+    sidecar_imports = staticmethod(_visibility.sidecar_imports)
+    se_port_protocol = staticmethod(_serviceentries.se_port_protocol)
+    generated_service_entry = staticmethod(_serviceentries.generated_service_entry)
+    cidr_list_problem = staticmethod(_egress.cidr_list_problem)
+
+    def auto_allocated(self, se: K8sObject) -> bool:
+        """Do sidecars reach this address-less ServiceEntry through an auto-allocated VIP (DNS capture and
+        auto-allocation in the mesh config, or istiod allocating), so its TCP ports get no 0.0.0.0 listener?"""
+        return auto_allocated(se, self.config, self.settings.istiod_allocates_ips)
 
     def egress(self, wl: Workload) -> WorkloadEgress:
         """The workload's outbound policy and every endpoint with what covers it (ServiceEntry, or not),
@@ -224,6 +277,15 @@ class MeshFacts:
         return vindex, seen, listeners
 
     # -- capture ---------------------------------------------------------------------------------
+
+    capture_sidecars = staticmethod(_privileges.capture_sidecars)
+    ephemeral_containers = staticmethod(_privileges.ephemeral_containers)
+    install_privileged = staticmethod(_privileges.install_privileged)
+    proxy_override = staticmethod(_privileges.proxy_override)
+    raised_privileges = staticmethod(_privileges.raised_privileges)
+    unraised = staticmethod(_privileges.unraised)
+    without_network_powers = staticmethod(_privileges.without_network_powers)
+    trace_logging_on = staticmethod(_privileges.trace_logging_on)
 
     def _namespace_labels(self, wl: Workload) -> dict | None:
         """The labels of the workload's Namespace object; None when the input does not hold it."""

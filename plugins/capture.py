@@ -15,9 +15,6 @@ from __future__ import annotations
 import json
 
 from kubectl_meshcheck import (
-    PROXY_CONFIG_ANNOTATION,
-    PROXY_CONTAINER,
-    TRACE_LOGGING,
     Applicability,
     Diagnostic,
     Fix,
@@ -26,20 +23,11 @@ from kubectl_meshcheck import (
     PatchOp,
     Severity,
     Topic,
-    capture_sidecars,
-    ephemeral_containers,
     escape_pointer,
     hookimpl,
-    install_privileged,
-    is_injected,
-    parse_proxy_config,
-    proxy_override,
-    raised_privileges,
+    istio,
     redact_args,
     rule,
-    trace_logging_on,
-    unraised,
-    without_network_powers,
 )
 
 ROLLOUT = "takes effect when the pods are next created (a rollout)"
@@ -97,17 +85,18 @@ def proxy_privileged_mesh_wide(wl, ctx):
         return
     values, source = ctx.mesh.install_values(wl, rev)
     reasons, fixes = [], []
-    if install_privileged(values):
+    if ctx.mesh.install_privileged(values):
         reasons.append(f"{source} sets values.global.proxy.privileged=true")
         fixes.append(Fix("Set global.proxy.privileged=false in the install: istioctl install --set "
                          "values.global.proxy.privileged=false (or helm upgrade istiod istio/istiod -n "
                          f"{wl.namespace} --reuse-values --set global.proxy.privileged=false), then kubectl "
                          "rollout restart the meshed workloads", Applicability.DISPLAY_ONLY, wl.ref,
                          caveats=(INSTEAD,)))
-    if rev == "default" and trace_logging_on((ctx.mesh_config.get("defaultConfig") or {}).get("proxyMetadata")):
-        reasons.append(f"the mesh config ({ctx.mesh_config.source}) sets {TRACE_LOGGING}=true in "
+    metadata = (ctx.mesh.config.get("defaultConfig") or {}).get("proxyMetadata")
+    if rev == "default" and ctx.mesh.trace_logging_on(metadata):
+        reasons.append(f"the mesh config ({ctx.mesh.config.source}) sets {istio.TRACE_LOGGING}=true in "
                        "defaultConfig.proxyMetadata (istio-proxy then runs privileged as root)")
-        fixes.append(Fix(f"Remove {TRACE_LOGGING} from meshConfig.defaultConfig.proxyMetadata in the install, "
+        fixes.append(Fix(f"Remove {istio.TRACE_LOGGING} from meshConfig.defaultConfig.proxyMetadata in the install, "
                          "then kubectl rollout restart the meshed workloads", Applicability.DISPLAY_ONLY, wl.ref,
                          caveats=(INSTEAD,)))
     if not reasons:
@@ -116,8 +105,8 @@ def proxy_privileged_mesh_wide(wl, ctx):
         path=wl.template_path,
         message=(f"{'; '.join(reasons)}: every injected istio-proxy runs privileged; {CONSEQUENCE}. Capture "
                  "with an ephemeral debug container instead"),
-        args={"revision": rev, "privileged": install_privileged(values), "source": source,
-              "traceLogging": len(reasons) > int(install_privileged(values))},
+        args={"revision": rev, "privileged": ctx.mesh.install_privileged(values), "source": source,
+              "traceLogging": len(reasons) > int(ctx.mesh.install_privileged(values))},
         fixes=tuple(fixes),
     )
 
@@ -146,15 +135,15 @@ def proxy_privileged_override(wl, ctx):
     istio/istio manifests/charts/istio-control/istio-discovery/files/injection-template.yaml;
     reference/istio-facts.md §E.
     """
-    found = proxy_override(wl)
+    found = ctx.mesh.proxy_override(wl)
     if not found:
         return
     ptr, container = found
     sc = container.get("securityContext")
-    raised = raised_privileges(sc)
+    raised = ctx.mesh.raised_privileges(sc)
     if not raised:
         return
-    cleaned = unraised(sc)
+    cleaned = ctx.mesh.unraised(sc)
     rest = {k: v for k, v in container.items() if k != "securityContext"}
     if not cleaned and set(rest) <= {"name", "image"} and rest.get("image", "auto") == "auto":
         ops = (PatchOp("test", ptr, container), PatchOp("remove", ptr))
@@ -169,7 +158,7 @@ def proxy_privileged_override(wl, ctx):
         path=f"{ptr}/securityContext",
         message=(f"the pod spec's istio-proxy override sets {', '.join(raised)}, replacing the sidecar's UID 1337 "
                  f"and dropped capabilities: {CONSEQUENCE if 'privileged: true' in raised else NET_CONSEQUENCE}"),
-        args={"container": PROXY_CONTAINER, "raised": raised},
+        args={"container": istio.PROXY_CONTAINER, "raised": raised},
         fixes=(Fix(title, Applicability.SAFE, wl.ref, ops, (ROLLOUT, INSTEAD)),),
     )
 
@@ -195,23 +184,25 @@ def iptables_trace_logging_on(wl, ctx):
     (``index .ProxyConfig.ProxyMetadata "IPTABLES_TRACE_LOGGING"``); istio/istio
     tools/istio-iptables/pkg/log (TraceLoggingEnabled: "intended for debugging only").
     """
-    if is_injected(wl.pod_meta, wl.pod_spec):
+    if ctx.mesh.is_injected(wl.pod_meta, wl.pod_spec):
         return
-    raw = wl.pod_annotations.get(PROXY_CONFIG_ANNOTATION)
-    parsed = parse_proxy_config(raw)
+    raw = wl.pod_annotations.get(istio.PROXY_CONFIG_ANNOTATION)
+    parsed = ctx.mesh.parse_proxy_config(raw)
     config = parsed.config or {}
-    if not trace_logging_on(config.get("proxyMetadata")):
+    if not ctx.mesh.trace_logging_on(config.get("proxyMetadata")):
         return
-    metadata = {k: v for k, v in config["proxyMetadata"].items() if k != TRACE_LOGGING}
+    metadata = {k: v for k, v in config["proxyMetadata"].items() if k != istio.TRACE_LOGGING}
     rest = {k: v for k, v in config.items() if k != "proxyMetadata"} | ({"proxyMetadata": metadata} if metadata else {})
-    path = f"{wl.template_path}/metadata/annotations/{escape_pointer(PROXY_CONFIG_ANNOTATION)}"
+    path = f"{wl.template_path}/metadata/annotations/{escape_pointer(istio.PROXY_CONFIG_ANNOTATION)}"
     ops = (PatchOp("test", path, raw), PatchOp("replace", path, json.dumps(rest)) if rest else PatchOp("remove", path))
     yield Diagnostic(
         path=path,
-        message=(f"{PROXY_CONFIG_ANNOTATION} sets {TRACE_LOGGING}=true: istio-proxy is injected privileged and as "
+        message=(f"{istio.PROXY_CONFIG_ANNOTATION} sets {istio.TRACE_LOGGING}=true: istio-proxy is injected "
+                 "privileged and as "
                  f"root (UID 0) with NET_ADMIN; {CONSEQUENCE}"),
-        args={"key": TRACE_LOGGING, "form": parsed.form},
-        fixes=(Fix(f"Remove {TRACE_LOGGING} from {PROXY_CONFIG_ANNOTATION}", Applicability.SAFE, wl.ref, ops,
+        args={"key": istio.TRACE_LOGGING, "form": parsed.form},
+        fixes=(Fix(f"Remove {istio.TRACE_LOGGING} from {istio.PROXY_CONFIG_ANNOTATION}", Applicability.SAFE,
+                   wl.ref, ops,
                    (ROLLOUT, "the iptables trace logs stop", INSTEAD)),),
     )
 
@@ -254,7 +245,7 @@ def capture_sidecar_in_template(wl, ctx):
     """
     if not _in_mesh(wl, ctx):
         return
-    found = capture_sidecars(wl)
+    found = ctx.mesh.capture_sidecars(wl)
     if not found:
         return
     # one finding per template, on the last such container: fixing it shifts no other container's path
@@ -278,7 +269,7 @@ def capture_sidecar_in_template(wl, ctx):
                    INSTEAD))
     else:
         sc = c["securityContext"]
-        cleaned = without_network_powers(sc)
+        cleaned = ctx.mesh.without_network_powers(sc)
         ops = (PatchOp("test", f"{ptr}/securityContext", sc),
                PatchOp("replace", f"{ptr}/securityContext", cleaned) if cleaned
                else PatchOp("remove", f"{ptr}/securityContext"))
@@ -322,7 +313,7 @@ def debug_container_running_observed(wl, ctx):
         return
     for pod in ctx.observed_pods(wl):
         obj = ctx.get("Pod", pod.ref.namespace, pod.ref.name)
-        running = [d for d in ephemeral_containers(obj) if d.state == "running"] if obj is not None else []
+        running = [d for d in ctx.mesh.ephemeral_containers(obj) if d.state == "running"] if obj is not None else []
         if not running:
             continue
         ns = pod.ref.namespace or wl.namespace or "default"

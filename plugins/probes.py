@@ -13,23 +13,19 @@ from __future__ import annotations
 import ipaddress
 
 from kubectl_meshcheck import (
-    pin_pod_template,
-    pod_metadata_ops,
-    EXCLUDE_INBOUND_ANNOTATION,
-    ISTIO_PORTS,
-    PROBERS_ENV,
-    PROXY_CONTAINER,
-    REWRITE_ANNOTATION,
     Applicability,
     Diagnostic,
     Fix,
     FixAvailability,
+    MeshFacts,
     PatchOp,
     Severity,
     Topic,
     escape_pointer,
     hookimpl,
-    inbound_captured,
+    istio,
+    pin_pod_template,
+    pod_metadata_ops,
     rule,
 )
 
@@ -47,23 +43,25 @@ def _annotation_path(wl, key: str) -> str:
 
 def _rewrite_fix(wl, ctx, pp) -> Fix | None:
     """Turn rewriting back on for this pod template (the agent then probes the app for the kubelet)."""
-    if not ctx.mesh.settings.at_least((1, 6)) and REWRITE_ANNOTATION not in wl.pod_annotations:
+    if not ctx.mesh.settings.at_least((1, 6)) and istio.REWRITE_ANNOTATION not in wl.pod_annotations:
         return None
-    explicit = REWRITE_ANNOTATION in wl.pod_annotations
-    caveats = (ROLLOUT,) + ((f"{REWRITE_ANNOTATION} was set to {wl.pod_annotations[REWRITE_ANNOTATION]!r} "
+    explicit = istio.REWRITE_ANNOTATION in wl.pod_annotations
+    caveats = (ROLLOUT,) + ((f"{istio.REWRITE_ANNOTATION} was set to {wl.pod_annotations[istio.REWRITE_ANNOTATION]!r} "
                              "explicitly: make sure that was not on purpose",) if explicit else ())
-    return Fix(f'Let Istio rewrite the probes: {REWRITE_ANNOTATION}: "true" on the pod template',
+    return Fix(f'Let Istio rewrite the probes: {istio.REWRITE_ANNOTATION}: "true" on the pod template',
                Applicability.UNSAFE if explicit else Applicability.SAFE, wl.ref,
-               tuple(pin_pod_template(wl) + pod_metadata_ops(wl, "annotations", REWRITE_ANNOTATION, "true")), caveats)
+               tuple(pin_pod_template(wl) + pod_metadata_ops(wl, "annotations", istio.REWRITE_ANNOTATION, "true")),
+               caveats)
 
 
 def _exclude_fix(wl, ports: list[int]) -> Fix:
-    current = str(wl.pod_annotations.get(EXCLUDE_INBOUND_ANNOTATION) or "")
+    current = str(wl.pod_annotations.get(istio.EXCLUDE_INBOUND_ANNOTATION) or "")
     listed = [p.strip() for p in current.split(",") if p.strip()]
     value = ",".join(dict.fromkeys([*listed, *(str(p) for p in ports)]))
-    return Fix(f"Take port(s) {', '.join(map(str, ports))} out of inbound capture ({EXCLUDE_INBOUND_ANNOTATION})",
+    return Fix(f"Take port(s) {', '.join(map(str, ports))} out of inbound capture ({istio.EXCLUDE_INBOUND_ANNOTATION})",
                Applicability.UNSAFE, wl.ref,
-               tuple(pin_pod_template(wl) + pod_metadata_ops(wl, "annotations", EXCLUDE_INBOUND_ANNOTATION, value)),
+               tuple(pin_pod_template(wl)
+                     + pod_metadata_ops(wl, "annotations", istio.EXCLUDE_INBOUND_ANNOTATION, value)),
                ("anything reaching those ports bypasses the sidecar: no mTLS, no AuthorizationPolicy, plaintext "
                 "from any client", ROLLOUT))
 
@@ -78,7 +76,7 @@ def _captured_unrewritten(wl, pp, handlers) -> list:
     for p in pp.probes:
         if p.rewritten or p.handler not in handlers or p.kind not in PROBE_KINDS or p.port is None:
             continue
-        if p.port in ISTIO_PORTS or not inbound_captured(wl.pod_annotations, p.port):
+        if p.port in istio.ISTIO_PORTS or not MeshFacts.inbound_captured(wl.pod_annotations, p.port):
             continue
         out.append(p)
     return out
@@ -130,7 +128,7 @@ def probe_rewrite_off_strict_mtls(wl, ctx):
     fixes = [f for f in (_rewrite_fix(wl, ctx, pp) if not pp.rewrite else None, _exclude_fix(wl, ports)) if f]
     fixes.append(Fix(f"Add a workload PeerAuthentication with portLevelMtls PERMISSIVE on port(s) "
                      f"{', '.join(map(str, ports))}, or use exec probes", Applicability.DISPLAY_ONLY, wl.ref))
-    path = (_annotation_path(wl, REWRITE_ANNOTATION) if REWRITE_ANNOTATION in wl.pod_annotations
+    path = (_annotation_path(wl, istio.REWRITE_ANNOTATION) if istio.REWRITE_ANNOTATION in wl.pod_annotations
             else failing[0][0].path)
     first, mode = failing[0]
     related = tuple(dict.fromkeys(m.policy for _, m in failing if m.policy))
@@ -369,7 +367,7 @@ def probe_port_not_declared(wl, ctx):
                              (f"check that the app serves its health endpoint on {number}",)))
         fixes.append(Fix(f"Declare a port named {written!r} on container {p.container!r}", Applicability.DISPLAY_ONLY,
                          wl.ref))
-        outcome = (f"it is rewritten to {p.url} on {p.kubelet_port} but left out of {PROBERS_ENV}, so the agent "
+        outcome = (f"it is rewritten to {p.url} on {p.kubelet_port} but left out of {istio.PROBERS_ENV}, so the agent "
                    "answers 400 and the probe always fails") if p.rewritten else \
             "the kubelet cannot resolve it, so the probe fails"
         yield Diagnostic(
@@ -405,7 +403,7 @@ def probe_targets_istio_port(wl, ctx):
     pp = ctx.mesh.probes(wl)
     containers = {c.get("name"): c for key in (False, True) for _, c in wl.containers(init=key)}
     for p in pp.probes:
-        if p.port not in ISTIO_PORTS or p.handler not in NETWORK_HANDLERS or p.container == PROXY_CONTAINER:
+        if p.port not in istio.ISTIO_PORTS or p.handler not in NETWORK_HANDLERS or p.container == istio.PROXY_CONTAINER:
             continue
         if not pp.predicted and p.rewritten:
             written_ptr = None  # the template holds the rewritten probe; the original is in the env var
@@ -413,7 +411,7 @@ def probe_targets_istio_port(wl, ctx):
             written_ptr = f"{p.path}/{p.handler}/port"
         own = [x for x in (containers.get(p.container) or {}).get("ports") or []
                if isinstance(x, dict) and isinstance(x.get("containerPort"), int)
-               and x["containerPort"] not in ISTIO_PORTS]
+               and x["containerPort"] not in istio.ISTIO_PORTS]
         fixes = []
         written = (p.original.get(p.handler) or {}).get("port")
         if written_ptr and len(own) == 1 and p.handler != "grpc":
@@ -454,7 +452,7 @@ def app_probe_failing_observed(wl, ctx):
     pp = ctx.mesh.probes(wl)
     probed = {p.container for p in pp.probes if p.kind in PROBE_KINDS and p.handler}
     for pod in ctx.observed_pods(wl):
-        proxy = pod.state_of(PROXY_CONTAINER)
+        proxy = pod.state_of(istio.PROXY_CONTAINER)
         if not pod.injected or proxy is None or not proxy.ready:
             continue
         bad = [c for c in pod.app_containers if c.name in probed and c.state == "running"

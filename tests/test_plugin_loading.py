@@ -661,3 +661,46 @@ def test_every_public_name_is_documented_and_resolves():
         if (inspect.isclass(value) or inspect.isfunction(value)) and not (value.__doc__ or "").strip():
             undocumented.append(name)
     assert undocumented == []
+
+
+def test_the_public_api_is_small_and_its_doors_are_documented():
+    """About 25 names; every public member of the facade (``ctx.mesh``) says what it is, and every
+    Istio name in ``istio`` has its ``#:`` line: ``help()`` is a plugin author's reference."""
+    import inspect
+
+    import kubectl_meshcheck
+    from kubectl_meshcheck import MeshFacts, istio
+
+    assert len(kubectl_meshcheck.__all__) <= 30
+    members = {n: v for n, v in inspect.getmembers(MeshFacts) if not n.startswith("_")}
+    assert {"protocol", "injection", "probes", "mtls", "egress", "capture", "settings", "mode"} <= set(members)
+    assert [n for n, v in members.items() if not (getattr(v, "__doc__", None) or "").strip()] == []
+    source = Path(istio.__file__).read_text(encoding="utf-8").splitlines()
+    documented = {line.split("=")[0].strip() for before, line in zip(source, source[1:])
+                  if before.startswith("#:") and "=" in line}
+    assert set(istio.__all__) == documented
+    assert all(isinstance(getattr(istio, n), (str, int, tuple, frozenset, dict)) for n in istio.__all__)
+
+
+def _facade_uses(path: Path) -> list[str]:
+    """``ctx.mesh.X``, ``MeshFacts.X`` and ``istio.X`` in a plugin that the facade or ``istio`` lack."""
+    from kubectl_meshcheck import MeshFacts, istio
+
+    bad = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if not isinstance(node, ast.Attribute):
+            continue
+        owner = node.value
+        if isinstance(owner, ast.Attribute) and owner.attr == "mesh" and getattr(owner.value, "id", "") == "ctx" \
+                or getattr(owner, "id", "") == "MeshFacts":
+            if not hasattr(MeshFacts, node.attr):
+                bad.append(f"{path.name}:{node.lineno} ctx.mesh.{node.attr}")
+        elif getattr(owner, "id", "") == "istio" and node.attr not in istio.__all__:
+            bad.append(f"{path.name}:{node.lineno} istio.{node.attr}")
+    return bad
+
+
+@pytest.mark.parametrize("path", PLUGIN_FILES, ids=lambda p: p.parent.name + "/" + p.name)
+def test_plugins_read_facts_the_facade_has(path):
+    assert _facade_uses(path) == []
+

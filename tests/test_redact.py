@@ -2,7 +2,7 @@
 
 import pytest
 
-from kubectl_meshcheck import MASK, is_secret_name, redact, redact_args, redact_env
+from kubectl_meshcheck.redact import MASK, is_secret_name, redact, redact_args, redact_env
 
 
 @pytest.mark.parametrize("text, want", [

@@ -117,7 +117,13 @@ class PortProtocol:
 
     @property
     def sniffed(self) -> bool:
+        """No protocol declared that Istio knows: it sniffs the first bytes (HTTP/1.1, HTTP/2, else TCP)."""
         return self.protocol is Protocol.UNSUPPORTED
+
+    @property
+    def from_name(self) -> bool:
+        """The protocol comes from the port name's prefix (``http-web``), not appProtocol or UDP."""
+        return self.reason is Reason.NAME
 
     @property
     def handling(self) -> Handling:

@@ -12,15 +12,12 @@ from kubectl_meshcheck import (
     Diagnostic,
     Fix,
     FixAvailability,
+    MeshFacts,
     PatchOp,
     Protocol,
     Severity,
     Topic,
-    auto_allocated,
-    export_to,
-    is_ip,
     rule,
-    se_port_protocol,
 )
 
 SE_API = "networking.istio.io/v1"
@@ -78,7 +75,7 @@ def serviceentry_host_is_ip(se, ctx):
     """
     spec = _spec(se)
     for i, host in _hosts(se):
-        if not is_ip(host.strip("[]")):
+        if not ctx.mesh.is_ip(host.strip("[]")):
             continue
         ip = host.strip("[]")
         new_host = ip.replace(".", "-").replace(":", "-") + ".external.invalid"
@@ -128,7 +125,7 @@ def serviceentry_wildcard_dns(se, ctx):
     resolution = str(spec.get("resolution") or "NONE").upper()
     if resolution not in _DNS or spec.get("endpoints"):
         return
-    opaque = [p for _, p in _ports(se) if se_port_protocol(p) not in
+    opaque = [p for _, p in _ports(se) if ctx.mesh.se_port_protocol(p) not in
               (Protocol.HTTP, Protocol.HTTP2, Protocol.HTTPS, Protocol.TLS, Protocol.GRPC, Protocol.GRPC_WEB)]
     for i, host in _hosts(se):
         if "*" not in host:
@@ -148,11 +145,6 @@ def serviceentry_wildcard_dns(se, ctx):
             args={"host": host, "resolution": resolution},
             fixes=(fix,),
         )
-
-
-def auto_vip(se, ctx) -> bool:
-    """Do sidecars reach this address-less entry through an auto-allocated VIP (DNS capture on, v1 or v2)?"""
-    return auto_allocated(se, ctx.mesh_config, ctx.injector_settings.istiod_allocates_ips)
 
 
 @rule(code="MC306", name="serviceentry-addresses-required", topic=Topic.EGRESS, severity=Severity.WARNING,
@@ -184,13 +176,13 @@ def serviceentry_addresses_required(se, ctx):
     """
     spec = _spec(se)
     status = se.data.get("status") if isinstance(se.data.get("status"), dict) else {}
-    if spec.get("addresses") or status.get("addresses") or auto_vip(se, ctx):
+    if spec.get("addresses") or status.get("addresses") or ctx.mesh.auto_allocated(se):
         return
     for i, port in _ports(se):
         proto = str(port.get("protocol") or "")
         if proto and proto.upper() != "TCP":
             continue
-        by_name = se_port_protocol({"protocol": str(port.get("name") or "").split("-", 1)[0]})
+        by_name = ctx.mesh.se_port_protocol({"protocol": str(port.get("name") or "").split("-", 1)[0]})
         if not proto and by_name not in (Protocol.UNSUPPORTED, Protocol.TCP, Protocol.UDP):
             fix = Fix(f"Set protocol: {by_name.value} on port {port.get('number')}, as its name "
                       f"{port.get('name')!r} says", Applicability.UNSAFE, se.ref,
@@ -214,7 +206,7 @@ def serviceentry_addresses_required(se, ctx):
 def _scope(se, mesh) -> frozenset[str] | None:
     """Namespaces a ServiceEntry is visible in; None for all."""
     out: set[str] = set()
-    for t in export_to(se, mesh):
+    for t in MeshFacts.export_to(se, mesh):
         if t == "*":
             return None
         if t == ".":
@@ -232,7 +224,7 @@ def _entries_by_host(ctx) -> tuple[list, dict[str, list[int]], list]:
     for k, se in enumerate(entries):
         for h in dict.fromkeys(h.lower() for _, h in _hosts(se)):
             by_host[h].append(k)
-    return entries, by_host, [_scope(se, ctx.mesh_config) for se in entries]
+    return entries, by_host, [_scope(se, ctx.mesh.config) for se in entries]
 
 
 def _overlap(a, b) -> bool:
@@ -268,7 +260,7 @@ def serviceentry_protocol_conflict(se, ctx):
     References: reference/istio-facts.md §H1 (IST0177), §H2 (KIA1212)
     """
     entries, by_host, scopes = ctx.cached(("MC307.by-host",), lambda: _entries_by_host(ctx), kinds={"ServiceEntry"})
-    mine = _scope(se, ctx.mesh_config)
+    mine = _scope(se, ctx.mesh.config)
     ports = {p.get("number"): str(p.get("protocol") or "").upper() for _, p in _ports(se)}
     hosts = {h.lower() for _, h in _hosts(se)}
     clashes: dict[tuple[str, int], set[str]] = defaultdict(set)
@@ -368,7 +360,7 @@ def serviceentry_multiple_hosts_tcp(se, ctx):
     keep = (Protocol.HTTP, Protocol.HTTP2, Protocol.GRPC, Protocol.GRPC_WEB, Protocol.HTTP_PROXY, Protocol.HTTPS,
             Protocol.TLS)
     for i, port in _ports(se):
-        if se_port_protocol(port) in keep:
+        if ctx.mesh.se_port_protocol(port) in keep:
             continue
         if spec.get("addresses") and not spec.get("endpoints"):
             fix = Fix("Set resolution: NONE (the addresses already limit what it matches)", Applicability.UNSAFE,

@@ -7,25 +7,22 @@ database connections with no idle timeout or keepalive.
 from __future__ import annotations
 
 from kubectl_meshcheck import (
-    CIDR_ANNOTATIONS,
     Applicability,
     Diagnostic,
     Fix,
     FixAvailability,
     K8sObject,
+    MeshFacts,
     ObjectRef,
     PatchOp,
     Severity,
     Topic,
-    cidr_list_problem,
     escape_pointer,
-    generated_service_entry,
-    imported,
+    istio,
     rule,
-    sidecar_imports,
 )
 
-from .serviceentries import SE_API, auto_vip
+from .serviceentries import SE_API
 
 _READS = {"Service", "ServiceEntry", "Sidecar", "Namespace", "VirtualService"}
 
@@ -42,13 +39,13 @@ def _se_fix(wl, judged, eg, ctx) -> Fix:
     that fix is unsafe."""
     ep = judged.endpoint
     same_host = [j.endpoint for j in eg.uncovered_external if j.endpoint.host == ep.host]
-    se = generated_service_entry(same_host, wl.namespace or "default", "egress")
+    se = ctx.mesh.generated_service_entry(same_host, wl.namespace or "default", "egress")
     ref = ObjectRef(SE_API, "ServiceEntry", se["metadata"]["namespace"], se["metadata"]["name"])
     ports = ", ".join(f"{p['protocol']} {p['number']}" for p in se["spec"]["ports"]) or "no port known"
     caveats = []
     applicability = Applicability.SAFE
     if (se["spec"].get("resolution") == "DNS" and any(p["protocol"] == "TCP" for p in se["spec"]["ports"])
-            and not auto_vip(K8sObject(se, ref), ctx)):
+            and not ctx.mesh.auto_allocated(K8sObject(se, ref))):
         applicability = Applicability.UNSAFE
         caveats.append("TCP by DNS name without addresses: sidecars in the namespace match it by port only "
                        "(0.0.0.0:<port>), so connections to any other host on that port reach this one; add "
@@ -70,7 +67,7 @@ def _import_fix(wl, se: dict, sidecar) -> tuple[Fix, ...]:
     """When the workload's Sidecar sets ``egress.hosts`` that leave the new entry out, the change that
     imports it (``./<host>``)."""
     new = K8sObject(se, ObjectRef(SE_API, "ServiceEntry", se["metadata"]["namespace"], se["metadata"]["name"]))
-    if sidecar is None or imported(new, wl.namespace or "default", sidecar_imports(sidecar)):
+    if sidecar is None or MeshFacts.imported(new, wl.namespace or "default", MeshFacts.sidecar_imports(sidecar)):
         return ()
     return (_sidecar_import(sidecar, f"./{se['spec']['hosts'][0]}"),)
 
@@ -237,11 +234,11 @@ def capture_annotation_invalid(wl, ctx):
     References: reference/istio-facts.md §C6; istio/istio pkg/kube/inject/validate.go
     """
     annotations = wl.pod_annotations
-    for key in CIDR_ANNOTATIONS:
+    for key in istio.CIDR_ANNOTATIONS:
         value = annotations.get(key)
         if not isinstance(value, str):
             continue
-        problem = cidr_list_problem(value)
+        problem = ctx.mesh.cidr_list_problem(value)
         if problem is None:
             continue
         what, fixed = problem

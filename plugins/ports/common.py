@@ -6,18 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from kubectl_meshcheck import (
-    Applicability,
-    Fix,
-    Hint,
-    PatchOp,
-    Protocol,
-    app_hints,
-    canonical_name,
-    effective_target_port,
-    resolve_target_port,
-    service_port_protocol,
-)
+from kubectl_meshcheck import Applicability, Fix, MeshFacts, PatchOp, Protocol
 
 
 HTTP_FAMILY = {Protocol.HTTP, Protocol.HTTP2, Protocol.GRPC, Protocol.GRPC_WEB, Protocol.HTTP_PROXY}
@@ -66,40 +55,40 @@ def _backends(svc, port: dict, ctx) -> list[tuple[object, dict | None, dict | No
     out = []
     for wl in ctx.workloads_for(svc):
         containers = [c for _, c in wl.containers()]
-        number, container, cport = resolve_target_port(port, containers)
+        number, container, cport = ctx.mesh.resolve_target_port(port, containers)
         out.append((wl, container, cport, number))
     return out
 
 
-def _hints(svc, port: dict, ctx) -> list[Hint]:
-    key = ("ports.hints", svc.ref, port.get("port"), port.get("name"), str(effective_target_port(port)))
+def _hints(svc, port: dict, ctx) -> list:
+    key = ("ports.hints", svc.ref, port.get("port"), port.get("name"), str(ctx.mesh.effective_target_port(port)))
     return ctx.cached(key, lambda: _compute_hints(svc, port, ctx))
 
 
-def _compute_hints(svc, port: dict, ctx) -> list[Hint]:
+def _compute_hints(svc, port: dict, ctx) -> list:
     backends = _backends(svc, port, ctx)
     if not backends:
-        target = effective_target_port(port)
-        return app_hints(port, None, None, target if isinstance(target, int) else None)
-    out: list[Hint] = []
+        target = ctx.mesh.effective_target_port(port)
+        return ctx.mesh.app_hints(port, None, None, target if isinstance(target, int) else None)
+    out: list = []
     for _, container, cport, number in backends:
-        out.extend(app_hints(port, container, cport, number))
+        out.extend(ctx.mesh.app_hints(port, container, cport, number))
     return out
 
 
-def _best(hints: list[Hint], want: set[Protocol] | None = None) -> Hint | None:
+def _best(hints: list, want: set[Protocol] | None = None):
     pool = [h for h in hints if want is None or h.protocol in want]
     strong = [h for h in pool if h.strong]
     return (strong or pool or [None])[0]
 
 
-def _keyword(h: Hint, port: dict) -> str:
+def _keyword(h, port: dict) -> str:
     """What to declare: opaque ``tcp`` for databases (Istio's MySQL/Redis filters are experimental)."""
     if h.protocol in (Protocol.TLS, Protocol.HTTPS):
         return "https" if port.get("port") in _TLS_NUMBERS else "tls"
     if h.protocol in TCP_FAMILY:
         return "tcp"
-    return canonical_name(h.protocol)
+    return MeshFacts.canonical_name(h.protocol)
 
 
 def _set_app_protocol(svc, i: int, port: dict, value: str, title: str, applicability: Applicability,
@@ -165,7 +154,7 @@ def _rename(svc, i: int, port: dict, keyword: str, ctx) -> Fix | None:
                tuple(caveats))
 
 
-def _protocol_fixes(svc, i: int, port: dict, hint: Hint | None, ctx, what: str) -> tuple[Fix, ...]:
+def _protocol_fixes(svc, i: int, port: dict, hint, ctx, what: str) -> tuple[Fix, ...]:
     """appProtocol from the best clue (safe only on strong evidence), then a rename."""
     if hint is None:
         return (Fix(f"Set appProtocol on port {_port_label(port)} to the protocol the app speaks ({PREFIX_HELP})",
@@ -185,13 +174,13 @@ def _protocol_fixes(svc, i: int, port: dict, hint: Hint | None, ctx, what: str) 
     return tuple(fixes)
 
 
-def _http_ports_behind(svc, ctx, pick) -> Iterator[tuple[int, dict, object, Hint]]:
+def _http_ports_behind(svc, ctx, pick) -> Iterator[tuple]:
     """(index, port, verdict, clue) for the HTTP-family ports of a Service (not Istio's own) whose app
     ``pick`` finds a clue against in the hints."""
     if _istio_owned(svc):
         return
     for i, port in _ports(svc):
-        verdict = service_port_protocol(port)
+        verdict = ctx.mesh.protocol(port)
         if verdict.protocol not in HTTP_FAMILY:
             continue
         hint = pick(_hints(svc, port, ctx))
@@ -199,10 +188,10 @@ def _http_ports_behind(svc, ctx, pick) -> Iterator[tuple[int, dict, object, Hint
             yield i, port, verdict, hint
 
 
-def _server_first(hints: list[Hint]) -> Hint | None:
+def _server_first(hints: list):
     return _best([h for h in hints if h.server_first])
 
 
 def _port_args(port: dict, verdict) -> dict:
     return {"port": port.get("port"), "name": port.get("name"), "appProtocol": port.get("appProtocol"),
-            "targetPort": effective_target_port(port), **verdict.to_json()}
+            "targetPort": MeshFacts.effective_target_port(port), **verdict.to_json()}

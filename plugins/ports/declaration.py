@@ -11,13 +11,9 @@ from kubectl_meshcheck import (
     FixAvailability,
     PatchOp,
     Protocol,
-    Reason,
     Severity,
     Topic,
-    canonical_name,
-    resolve_target_port,
     rule,
-    service_port_protocol,
 )
 
 from .common import (
@@ -63,7 +59,7 @@ def port_protocol_not_declared(svc, ctx):
     if (svc.data.get("spec") or {}).get("type") == "ExternalName" or _istio_owned(svc):
         return
     for i, port in _ports(svc):
-        verdict = service_port_protocol(port)
+        verdict = ctx.mesh.protocol(port)
         if not verdict.sniffed or port.get("appProtocol"):
             continue
         hints = _hints(svc, port, ctx)
@@ -105,12 +101,12 @@ def app_protocol_not_recognised(svc, ctx):
         return
     for i, port in _ports(svc):
         app = port.get("appProtocol")
-        verdict = service_port_protocol(port)
+        verdict = ctx.mesh.protocol(port)
         if not app or not verdict.sniffed:
             continue
-        by_name = service_port_protocol({k: v for k, v in port.items() if k != "appProtocol"})
-        if by_name.reason is Reason.NAME:
-            kw = canonical_name(by_name.protocol)
+        by_name = ctx.mesh.protocol({k: v for k, v in port.items() if k != "appProtocol"})
+        if by_name.from_name:
+            kw = ctx.mesh.canonical_name(by_name.protocol)
             fixes = (_set_app_protocol(svc, i, port, kw, f"Replace appProtocol {app!r} with {kw!r}, as the "
                                        f"port name {port.get('name')!r} declares", Applicability.SAFE),)
             also = f", so its name {port.get('name')!r} ({by_name.protocol.value}) is ignored"
@@ -159,10 +155,10 @@ def target_port_protocol_conflict(wl, ctx):
     by_target: dict = {}
     for svc in ctx.services_for(wl):
         for i, port in _ports(svc):
-            verdict = service_port_protocol(port)
+            verdict = ctx.mesh.protocol(port)
             if verdict.protocol is Protocol.UDP:
                 continue
-            number, container, _cport = resolve_target_port(port, plain)
+            number, container, _cport = ctx.mesh.resolve_target_port(port, plain)
             key = number if number is not None else f"name:{port.get('targetPort')}"
             by_target.setdefault(key, []).append((svc, i, port, verdict))
     for key, entries in sorted(by_target.items(), key=lambda kv: str(kv[0])):

@@ -5,21 +5,17 @@ pod (MC106), UDP that is not proxied (MC108), and ports the sidecar reserves for
 from __future__ import annotations
 
 from kubectl_meshcheck import (
-    RESERVED_PORTS,
-    SYSTEM_NAMESPACES,
     Applicability,
     Diagnostic,
     Fix,
     FixAvailability,
+    MeshFacts,
     Protocol,
     Severity,
     Topic,
     Workload,
-    effective_target_port,
-    gateway_clue,
-    image_base,
+    istio,
     rule,
-    service_port_protocol,
 )
 
 from .common import TCP_FAMILY, _TLS_NUMBERS, _istio_owned, _port_args, _port_label, _ports, _set_app_protocol
@@ -51,10 +47,10 @@ def externalname_port_captures_all(svc, ctx):
     https://istio.io/latest/docs/ops/configuration/traffic-management/traffic-routing/
     """
     spec = svc.data.get("spec") or {}
-    if spec.get("type") != "ExternalName" or _istio_owned(svc)  or svc.namespace in SYSTEM_NAMESPACES:
+    if spec.get("type") != "ExternalName" or _istio_owned(svc)  or svc.namespace in istio.SYSTEM_NAMESPACES:
         return
     for i, port in _ports(svc):
-        verdict = service_port_protocol(port)
+        verdict = ctx.mesh.protocol(port)
         if not (verdict.sniffed or verdict.protocol in TCP_FAMILY):
             continue
         number = port.get("port")
@@ -98,7 +94,7 @@ def udp_port_not_proxied(svc, ctx):
     if _istio_owned(svc):
         return
     for i, port in _ports(svc):
-        verdict = service_port_protocol(port)
+        verdict = ctx.mesh.protocol(port)
         if verdict.protocol is Protocol.UDP and port.get("port") != 53:
             yield Diagnostic(
                 path=f"/spec/ports/{i}",
@@ -145,17 +141,17 @@ def istio_reserved_port(subject, ctx):
     wl = subject
     labels = wl.pod_labels
     if "istio" in labels or "gateway.istio.io/managed" in wl.obj.labels or "istio.io/gateway-name" in labels \
-            or gateway_clue(wl.pod_meta, wl.pod_spec):
+            or ctx.mesh.gateway_clue(wl.pod_meta, wl.pod_spec):
         return
     for path, c in _reserved_candidates(wl):
         for j, cp in enumerate(c.get("ports") or []):
             n = cp.get("containerPort") if isinstance(cp, dict) else None
-            if n in RESERVED_PORTS:
+            if n in istio.RESERVED_PORTS:
                 yield Diagnostic(
                     path=f"{path}/ports/{j}/containerPort",
                     message=(f"container {c.get('name')!r} uses port {n}, which the sidecar reserves for "
-                             f"{RESERVED_PORTS[n]}: the app and the proxy collide"),
-                    args={"container": c.get("name"), "port": n, "istioUse": RESERVED_PORTS[n]},
+                             f"{istio.RESERVED_PORTS[n]}: the app and the proxy collide"),
+                    args={"container": c.get("name"), "port": n, "istioUse": istio.RESERVED_PORTS[n]},
                     fixes=(Fix(f"Move container {c.get('name')!r} off port {n} (and the app's own setting)",
                                Applicability.DISPLAY_ONLY, wl.ref, (),
                                ("Services whose targetPort is this number must change with it",)),),
@@ -166,8 +162,8 @@ def _reserved_candidates(wl):
     """The containers of a workload that are the app's (regular and native sidecars, not the proxy)."""
     native = [(p, c) for p, c in wl.containers(init=True) if c.get("restartPolicy") == "Always"]
     return [(p, c) for p, c in [*wl.containers(), *native]
-            if not (c.get("name") == "istio-proxy" or "proxyv2" in image_base(c.get("image"))
-                    or image_base(c.get("image")) in ("pilot", "proxyv2"))]
+            if not (c.get("name") == "istio-proxy" or "proxyv2" in MeshFacts.image_base(c.get("image"))
+                    or MeshFacts.image_base(c.get("image")) in ("pilot", "proxyv2"))]
 
 
 def _service_reserved_ports(svc, ctx):
@@ -175,13 +171,13 @@ def _service_reserved_ports(svc, ctx):
     if _istio_owned(svc) or spec.get("type") == "ExternalName" or not spec.get("selector"):
         return
     backends = ctx.workloads_for(svc)
-    if any(gateway_clue(wl.pod_meta, wl.pod_spec) or "istio" in wl.pod_labels for wl in backends):
+    if any(ctx.mesh.gateway_clue(wl.pod_meta, wl.pod_spec) or "istio" in wl.pod_labels for wl in backends):
         return
     declared = {cp.get("containerPort") for wl in backends for _, c in _reserved_candidates(wl)
                 for cp in c.get("ports") or [] if isinstance(cp, dict)}
     for i, port in _ports(svc):
-        target = effective_target_port(port)
-        if not isinstance(target, int) or target not in RESERVED_PORTS or target in declared:
+        target = ctx.mesh.effective_target_port(port)
+        if not isinstance(target, int) or target not in istio.RESERVED_PORTS or target in declared:
             continue  # a container port the workload declares is reported on the workload
         name = str(port.get("name") or "").lower()
         if target not in _POD_INTERNAL and any(w in name for w in _PROXY_WORDS):
@@ -189,8 +185,8 @@ def _service_reserved_ports(svc, ctx):
         yield Diagnostic(
             path=f"/spec/ports/{i}/targetPort" if "targetPort" in port else f"/spec/ports/{i}/port",
             message=(f"port {_port_label(port)} sends traffic to port {target} of the pods, which the sidecar "
-                     f"reserves for {RESERVED_PORTS[target]}: the app listening there collides with the proxy"),
-            args={"port": port.get("port"), "targetPort": target, "istioUse": RESERVED_PORTS[target],
+                     f"reserves for {istio.RESERVED_PORTS[target]}: the app listening there collides with the proxy"),
+            args={"port": port.get("port"), "targetPort": target, "istioUse": istio.RESERVED_PORTS[target],
                   "workloads": [wl.ref.display() for wl in backends]},
             fixes=(Fix(f"Move the app behind {svc.name} off port {target} and point targetPort at the new port",
                        Applicability.DISPLAY_ONLY, svc.ref, (), ("the app's own listen setting must change too",)),),

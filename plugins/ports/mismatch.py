@@ -4,17 +4,7 @@ gRPC (MC107) or a database's own wire protocol (MC110) behind an HTTP or sniffed
 
 from __future__ import annotations
 
-from kubectl_meshcheck import (
-    Applicability,
-    Diagnostic,
-    FixAvailability,
-    Hint,
-    Protocol,
-    Severity,
-    Topic,
-    rule,
-    service_port_protocol,
-)
+from kubectl_meshcheck import Applicability, Diagnostic, FixAvailability, Protocol, Severity, Topic, rule
 
 from .common import (
     HTTP_FAMILY,
@@ -103,7 +93,7 @@ def server_first_protocol_sniffed(svc, ctx):
     if _istio_owned(svc) or (svc.data.get("spec") or {}).get("type") == "ExternalName":
         return
     for i, port in _ports(svc):
-        verdict = service_port_protocol(port)
+        verdict = ctx.mesh.protocol(port)
         if not (verdict.sniffed or verdict.protocol in HTTP_FAMILY):
             continue
         hint = _server_first(_hints(svc, port, ctx))
@@ -142,7 +132,7 @@ def grpc_port_declared_http(svc, ctx):
     if _istio_owned(svc):
         return
     for i, port in _ports(svc):
-        verdict = service_port_protocol(port)
+        verdict = ctx.mesh.protocol(port)
         if verdict.protocol is not Protocol.HTTP:
             continue
         hint = _best(_hints(svc, port, ctx), {Protocol.GRPC})
@@ -160,7 +150,7 @@ def grpc_port_declared_http(svc, ctx):
         )
 
 
-def _opaque_app(hints: list[Hint]) -> Hint | None:
+def _opaque_app(hints: list):
     """The clue that the app speaks a client-first TCP protocol (a database's or a broker's wire
     protocol: PostgreSQL, Redis, MongoDB, AMQP, Kafka...): its image on that image's own port, or its
     container port's name. A bare port number, or the image on another port (a database's web UI), is

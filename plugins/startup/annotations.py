@@ -10,26 +10,19 @@ from dataclasses import dataclass
 import yaml
 
 from kubectl_meshcheck import (
-    ANNOTATIONS,
-    alpha_reported,
-    annotation_value_problem,
-    closest_annotation,
-    corrected_annotation_value,
-    is_istio_annotation,
-    pod_metadata_ops,
-    HOLD_KEY,
-    PROXY_CONFIG_ANNOTATION,
     Applicability,
     Diagnostic,
     Fix,
     FixAvailability,
+    MeshFacts,
     PatchOp,
     Severity,
     Status,
     Topic,
     Workload,
     escape_pointer,
-    parse_proxy_config,
+    istio,
+    pod_metadata_ops,
     rule,
 )
 
@@ -112,12 +105,12 @@ def _hold_typo(config: dict) -> tuple[str, str] | None:
     """(problem, key) when the hold setting is misspelt, mis-nested or not a boolean."""
     for key, value in config.items():
         k = str(key)
-        if k == HOLD_KEY:
+        if k == istio.HOLD_KEY:
             if not isinstance(value, bool):
-                return f"{HOLD_KEY} must be a boolean, not {value!r}", k
-        elif k.lower().replace("_", "") in (HOLD_KEY.lower(), HOLD_KEY.lower()[:-1]):
-            return f"{k!r} is not a ProxyConfig field (the field is {HOLD_KEY})", k
-        elif k == "defaultConfig" and isinstance(value, dict) and HOLD_KEY in value:
+                return f"{istio.HOLD_KEY} must be a boolean, not {value!r}", k
+        elif k.lower().replace("_", "") in (istio.HOLD_KEY.lower(), istio.HOLD_KEY.lower()[:-1]):
+            return f"{k!r} is not a ProxyConfig field (the field is {istio.HOLD_KEY})", k
+        elif k == "defaultConfig" and isinstance(value, dict) and istio.HOLD_KEY in value:
             return ("the annotation is a ProxyConfig, not a MeshConfig: defaultConfig does not belong in it", k)
     return None
 
@@ -144,18 +137,19 @@ def proxy_config_annotation_invalid(wl, ctx):
     References: https://istio.io/latest/docs/reference/config/annotations/#ProxyConfig ;
     https://istio.io/latest/docs/reference/config/istio.mesh.v1alpha1/#ProxyConfig
     """
-    raw = wl.pod_annotations.get(PROXY_CONFIG_ANNOTATION)
-    parsed = parse_proxy_config(raw)
+    raw = wl.pod_annotations.get(istio.PROXY_CONFIG_ANNOTATION)
+    parsed = ctx.mesh.parse_proxy_config(raw)
     if not parsed.present:
         return
-    path = f"{wl.template_path}/metadata/annotations/{escape_pointer(PROXY_CONFIG_ANNOTATION)}"
+    path = f"{wl.template_path}/metadata/annotations/{escape_pointer(istio.PROXY_CONFIG_ANNOTATION)}"
     if parsed.config is None:
         yield Diagnostic(
             path=path,
-            message=f"{PROXY_CONFIG_ANNOTATION} is {parsed.error}; Istio does not apply it, so none of its settings "
+            message=f"{istio.PROXY_CONFIG_ANNOTATION} is {parsed.error}; Istio does not apply it, so none of its "
+                    "settings "
                     "(hold included) take effect",
             args={"error": parsed.error, "form": parsed.form},
-            fixes=(Fix(f"Rewrite {PROXY_CONFIG_ANNOTATION} as valid {parsed.form or 'YAML'}, e.g. {HOLD_JSON}",
+            fixes=(Fix(f"Rewrite {istio.PROXY_CONFIG_ANNOTATION} as valid {parsed.form or 'YAML'}, e.g. {HOLD_JSON}",
                        Applicability.DISPLAY_ONLY, wl.ref),),
         )
         return
@@ -166,16 +160,17 @@ def proxy_config_annotation_invalid(wl, ctx):
     fixed = {k: v for k, v in parsed.config.items() if k != key}
     wanted = parsed.config[key]
     if key == "defaultConfig":
-        inner = {k: v for k, v in wanted.items() if k != HOLD_KEY}
+        inner = {k: v for k, v in wanted.items() if k != istio.HOLD_KEY}
         fixed.update({"defaultConfig": inner} if inner else {})
-        wanted = wanted[HOLD_KEY]
-    fixed[HOLD_KEY] = str(wanted).strip().lower() in ("true", "1", "yes", "on")
+        wanted = wanted[istio.HOLD_KEY]
+    fixed[istio.HOLD_KEY] = str(wanted).strip().lower() in ("true", "1", "yes", "on")
     text = json.dumps(fixed) if parsed.form == "JSON" else yaml.safe_dump(fixed, default_flow_style=False)
     yield Diagnostic(
         path=path,
-        message=f"{PROXY_CONFIG_ANNOTATION}: {problem}, so the app is not held as intended",
+        message=f"{istio.PROXY_CONFIG_ANNOTATION}: {problem}, so the app is not held as intended",
         args={"problem": problem, "key": key, "form": parsed.form},
-        fixes=(Fix(f"Rewrite {PROXY_CONFIG_ANNOTATION} with {HOLD_KEY}: {str(fixed[HOLD_KEY]).lower()}",
+        fixes=(Fix(f"Rewrite {istio.PROXY_CONFIG_ANNOTATION} with "
+                   f"{istio.HOLD_KEY}: {str(fixed[istio.HOLD_KEY]).lower()}",
                    Applicability.SAFE, wl.ref, (PatchOp("test", path, raw), PatchOp("replace", path, text)),
                    ("takes effect when the pods are next created (a rollout)",)),),
     )
@@ -236,8 +231,8 @@ def _istio_annotations(subject):
     """(site, key, table entry or None) for every Istio annotation on the subject."""
     for site in _sites(subject):
         for key in sorted(map(str, site.annotations)):
-            if is_istio_annotation(key):
-                yield site, key, ANNOTATIONS.get(key)
+            if MeshFacts.is_istio_annotation(key):
+                yield site, key, istio.ANNOTATIONS.get(key)
 
 
 def _rename_ops(site: _Site, old: str, new: str) -> tuple[PatchOp, ...]:
@@ -279,7 +274,7 @@ def istio_annotation_unknown(subject, ctx):
     for site, key, ann in _istio_annotations(subject):
         if ann is not None:
             continue
-        meant = closest_annotation(key)
+        meant = ctx.mesh.closest_annotation(key)
         fixes = ()
         if meant and meant not in site.annotations:
             case_only = meant.lower() == key.lower()
@@ -430,7 +425,7 @@ def istio_annotation_alpha(subject, ctx):
     https://istio.io/latest/docs/releases/feature-stages/
     """
     for site, key, ann in _istio_annotations(subject):
-        if ann is not None and alpha_reported(ann, site.kind, site.init_containers):
+        if ann is not None and ctx.mesh.alpha_reported(ann, site.kind, site.init_containers):
             yield Diagnostic(
                 path=site.path(key),
                 message=f"{key} on {site.where} is part of an alpha-phase feature and may be incompletely supported",
@@ -466,10 +461,10 @@ def istio_annotation_invalid_value(wl, ctx):
     """
     site = _sites(wl)[0]
     for key, value in sorted(site.annotations.items(), key=lambda kv: str(kv[0])):
-        problem = annotation_value_problem(str(key), value)
+        problem = ctx.mesh.annotation_value_problem(str(key), value)
         if problem is None:
             continue
-        fixed = corrected_annotation_value(key, value)
+        fixed = ctx.mesh.corrected_annotation_value(key, value)
         fix = (Fix(f"Write {key} as {fixed!r}", Applicability.SAFE, wl.ref,
                    (PatchOp("test", site.path(key), value), PatchOp("replace", site.path(key), fixed)),
                    ("takes effect when the pods are next created",)) if fixed is not None

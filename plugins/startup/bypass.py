@@ -4,20 +4,7 @@ containers running as the proxy's UID (MC207).
 
 from __future__ import annotations
 
-from kubectl_meshcheck import (
-    Applicability,
-    Diagnostic,
-    Fix,
-    FixAvailability,
-    PatchOp,
-    Severity,
-    Topic,
-    gateway_clue,
-    network_at_start,
-    network_in_script,
-    only_moves_files,
-    rule,
-)
+from kubectl_meshcheck import Applicability, Diagnostic, Fix, FixAvailability, PatchOp, Severity, Topic, rule
 
 from .common import ISTIO_INIT_NAMES, _app_containers, _native_fix
 
@@ -96,10 +83,10 @@ def _init_network(wl, c, ctx) -> tuple[str, list]:
     it runs from mounted files; the endpoints its env and args name, and those of its mounted config
     unless it runs a script (which says what it does) or only moves files (a config copier)."""
     scripts = ctx.mesh.executed_files(wl, c)
-    evidence = network_at_start(c) or next((f"runs {where}, which {found}" for where, text in scripts
-                                            if (found := network_in_script(text))), "")
+    evidence = ctx.mesh.network_at_start(c) or next((f"runs {where}, which {found}" for where, text in scripts
+                                            if (found := ctx.mesh.network_in_script(text))), "")
     named = [ep for ep in ctx.mesh.endpoints(wl, init=True) if ep.container == c.get("name")
-             and not (ep.found_in.startswith("file ") and (scripts or only_moves_files(c)))]
+             and not (ep.found_in.startswith("file ") and (scripts or ctx.mesh.only_moves_files(c)))]
     if not evidence and named:
         evidence = f"names {named[0].display()} ({named[0].app}, {named[0].found_in})"
     return evidence, named
@@ -131,7 +118,7 @@ def app_runs_as_proxy_uid(wl, ctx):
     https://istio.io/latest/docs/ops/deployment/application-requirements/ ;
     https://istio.io/latest/docs/setup/additional-setup/gateway/
     """
-    if gateway_clue(wl.pod_meta, wl.pod_spec):
+    if ctx.mesh.gateway_clue(wl.pod_meta, wl.pod_spec):
         return  # a gateway is the proxy: UID 1337 is its own, by design
     hits = []
     if _uid(wl.pod_spec.get("securityContext")) == 1337:

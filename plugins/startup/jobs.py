@@ -4,9 +4,6 @@
 from __future__ import annotations
 
 from kubectl_meshcheck import (
-    pin_pod_template,
-    pod_metadata_ops,
-    NATIVE_ANNOTATION,
     Applicability,
     Diagnostic,
     Fix,
@@ -14,7 +11,9 @@ from kubectl_meshcheck import (
     Severity,
     Topic,
     Workload,
-    calls_quit,
+    istio,
+    pin_pod_template,
+    pod_metadata_ops,
     rule,
 )
 
@@ -47,7 +46,8 @@ def _argo_fixes(wl) -> list[Fix]:
     ref = wl.ref
     return [Fix(f"In the Workflow, set spec.podMetadata.annotations {ARGO_KILL_ANNOTATION}: '{ARGO_KILL_VALUE}' "
                 "(Argo then ends istio-proxy with pilot-agent's quitquitquit)", Applicability.DISPLAY_ONLY, ref),
-            Fix(f'Or set spec.podMetadata.annotations {NATIVE_ANNOTATION}: "true" in the Workflow (Istio >= 1.24)',
+            Fix(f'Or set spec.podMetadata.annotations {istio.NATIVE_ANNOTATION}: "true" in the Workflow '
+                "(Istio >= 1.24)",
                 Applicability.DISPLAY_ONLY, ref, (), NATIVE_CAVEATS),
             Fix("Or end the step's command with: curl -fsS -X POST http://localhost:15020/quitquitquit",
                 Applicability.DISPLAY_ONLY, ref, (), ("call it on failure too (a shell trap)",))]
@@ -99,7 +99,7 @@ def job_sidecar_never_exits(subject, ctx):
     if runner == "Argo" and ARGO_KILL_ANNOTATION in wl.pod_annotations:
         return
     inj = ctx.mesh.injection(wl)
-    if not inj.injected or inj.native or any(calls_quit(c) for _, c in _app_containers(wl)):
+    if not inj.injected or inj.native or any(ctx.mesh.calls_quit(c) for _, c in _app_containers(wl)):
         return
     held = [p.ref.name for p in ctx.observed_pods(wl) if p.held_by_proxy]
     seen = f"; observed on pod(s) {', '.join(held)}: the app has exited, istio-proxy is still running" if held else ""

@@ -5,7 +5,6 @@ missing their proxy (MC210), and istio-proxy left at image: auto (MC212, MC213).
 from __future__ import annotations
 
 from kubectl_meshcheck import (
-    SYSTEM_NAMESPACES,
     Applicability,
     Diagnostic,
     Fix,
@@ -15,12 +14,9 @@ from kubectl_meshcheck import (
     Severity,
     Topic,
     Workload,
-    auto_image_containers,
     escape_pointer,
-    injector_webhooks,
-    is_injected,
+    istio,
     rule,
-    selected_by_webhooks,
 )
 
 
@@ -60,8 +56,8 @@ def namespace_not_injected(ns, ctx):
     https://istio.io/latest/docs/setup/additional-setup/sidecar-injection/
     """
     labels = ns.labels
-    root = ctx.mesh_config.get("rootNamespace")
-    if ns.name in SYSTEM_NAMESPACES or ns.name == root or ctx.mesh.forced_mode is not None:
+    root = ctx.mesh.config.get("rootNamespace")
+    if ns.name in istio.SYSTEM_NAMESPACES or ns.name == root or ctx.mesh.forced_mode is not None:
         return  # with --mesh-mode every namespace counts as labelled
     if INJECTION_LABEL in labels or REV_LABEL in labels or str(labels.get(DATAPLANE_LABEL, "")).lower() == "ambient":
         return
@@ -111,7 +107,7 @@ def pod_missing_proxy(pod, ctx):
         return
     spec = pod.data.get("spec") or {}
     inject = "sidecar.istio.io/inject"
-    if is_injected(meta, spec) or spec.get("hostNetwork") is True:
+    if ctx.mesh.is_injected(meta, spec) or spec.get("hostNetwork") is True:
         return
     if str(pod.labels.get(inject, "")).lower() == "false" or str(pod.annotations.get(inject, "")).lower() == "false":
         return
@@ -171,10 +167,10 @@ def namespace_conflicting_mesh_labels(ns, ctx):
 
 def _selected(wl, ctx) -> tuple[bool, str]:
     """Will an injector process this pod template? From the webhooks in the input, else the mode."""
-    hooks = injector_webhooks(ctx.objects("MutatingWebhookConfiguration"))
+    hooks = ctx.mesh.injector_webhooks(ctx.objects("MutatingWebhookConfiguration"))
     if hooks:
         ns = ctx.get("Namespace", None, wl.namespace or "")
-        hit = selected_by_webhooks(hooks, ns.labels if ns is not None else None, wl.pod_labels)
+        hit = ctx.mesh.selected_by_webhooks(hooks, ns.labels if ns is not None else None, wl.pod_labels)
         return hit, "an injector webhook in the input selects it" if hit else \
             "no injector webhook in the input selects its namespace or pod labels"
     mode = ctx.mesh.mode(wl)
@@ -213,7 +209,7 @@ def proxy_image_auto_not_injected(wl, ctx):
     """
     if wl.obj.kind == "Pod":
         return
-    autos = auto_image_containers(wl.pod_spec)
+    autos = ctx.mesh.auto_image_containers(wl.pod_spec)
     if not autos:
         return
     selected, why = _selected(wl, ctx)
@@ -247,7 +243,7 @@ def pod_image_auto_not_injected(pod, ctx):
     References: https://istio.io/latest/docs/reference/config/analysis/ist0147/
     """
     spec = pod.data.get("spec") or {}
-    autos = auto_image_containers(spec)
+    autos = ctx.mesh.auto_image_containers(spec)
     if not autos:
         return
     meta = pod.data.get("metadata") or {}

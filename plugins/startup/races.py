@@ -5,18 +5,16 @@
 from __future__ import annotations
 
 from kubectl_meshcheck import (
-    HOLD_KEY,
-    PROXY_CONFIG_ANNOTATION,
     Applicability,
     Diagnostic,
     Fix,
     FixAvailability,
+    MeshFacts,
     Severity,
     Topic,
     escape_pointer,
-    network_at_start,
+    istio,
     rule,
-    waits_for_sidecar,
 )
 
 from .common import _app_containers, _assumed, _hold_fix, _native_fix, _where
@@ -51,7 +49,7 @@ def app_starts_before_proxy(wl, ctx):
     inj = ctx.mesh.injection(wl)
     if not inj.injected or inj.native or inj.hold.in_effect:
         return
-    needy = [(p, c, network_at_start(c)) for p, c in _app_containers(wl) if not waits_for_sidecar(c)]
+    needy = [(p, c, ctx.mesh.network_at_start(c)) for p, c in _app_containers(wl) if not ctx.mesh.waits_for_sidecar(c)]
     needy = [(p, c, e) for p, c, e in needy if e]
     if not needy:
         return
@@ -63,12 +61,12 @@ def app_starts_before_proxy(wl, ctx):
         fixes.append(Fix("Add postStart exec [pilot-agent, wait] to values.global.proxy.lifecycle, or remove the "
                          "override, in the install (then restart the pods)", Applicability.DISPLAY_ONLY, wl.ref))
     else:
-        fixes = [f for f in (_hold_fix(wl, f"Hold the app until the proxy is ready ({PROXY_CONFIG_ANNOTATION}: "
-                                           f"{HOLD_KEY}: true on the pod template)"),
+        fixes = [f for f in (_hold_fix(wl, f"Hold the app until the proxy is ready ({istio.PROXY_CONFIG_ANNOTATION}: "
+                                           f"{istio.HOLD_KEY}: true on the pod template)"),
                              _native_fix(wl, ctx, "the app starts after the proxy is ready")) if f]
     if not fixes:
-        fixes = [Fix(f"Set {HOLD_KEY}: true mesh-wide (meshConfig.defaultConfig) or fix the pod's "
-                     f"{PROXY_CONFIG_ANNOTATION} annotation first (MC204)", Applicability.DISPLAY_ONLY, wl.ref)]
+        fixes = [Fix(f"Set {istio.HOLD_KEY}: true mesh-wide (meshConfig.defaultConfig) or fix the pod's "
+                     f"{istio.PROXY_CONFIG_ANNOTATION} annotation first (MC204)", Applicability.DISPLAY_ONLY, wl.ref)]
     yield Diagnostic(
         path=path,
         message=(f"container {c.get('name')!r} {evidence}, but istio-proxy is the {_where(inj)}{_assumed(inj)} "
@@ -103,8 +101,9 @@ def hold_ignored_with_native_sidecar(wl, ctx):
     inj = ctx.mesh.injection(wl)
     if inj.predicted and inj.native and inj.hold.requested and inj.proxy_config.hold:
         yield Diagnostic(
-            path=f"{wl.template_path}/metadata/annotations/{escape_pointer(PROXY_CONFIG_ANNOTATION)}",
-            message=(f"{HOLD_KEY} is set, but the sidecar is native ({inj.native_reason}): the hold is ignored and not "
+            path=f"{wl.template_path}/metadata/annotations/{escape_pointer(istio.PROXY_CONFIG_ANNOTATION)}",
+            message=(f"{istio.HOLD_KEY} is set, but the sidecar is native ({inj.native_reason}): the hold is "
+                     "ignored and not "
                      "needed, since the native sidecar starts and is ready before the app"),
             args={"nativeReason": inj.native_reason},
         )
@@ -112,9 +111,9 @@ def hold_ignored_with_native_sidecar(wl, ctx):
 
 def _wait_loops(wl):
     """(path, container, is init) for each container whose entrypoint polls the sidecar's readiness."""
-    loops = [(p, c, False) for p, c in _app_containers(wl) if waits_for_sidecar(c)]
+    loops = [(p, c, False) for p, c in _app_containers(wl) if MeshFacts.waits_for_sidecar(c)]
     return loops + [(p, c, True) for p, c in wl.containers(init=True)
-                    if waits_for_sidecar(c) and c.get("restartPolicy") != "Always"]
+                    if MeshFacts.waits_for_sidecar(c) and c.get("restartPolicy") != "Always"]
 
 
 def _wait_loop_finding(wl, path, c, init: bool, inj, why: str) -> Diagnostic:

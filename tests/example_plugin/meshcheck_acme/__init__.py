@@ -26,11 +26,9 @@ from kubectl_meshcheck import (
     PatchOp,
     Severity,
     Topic,
-    canonical_name,
     escape_pointer,
     hookimpl,
     rule,
-    service_port_protocol,
 )
 
 __version__ = "1.2.0"
@@ -88,7 +86,7 @@ def port_prefix_not_approved(svc, ctx):
         if name and _prefix_ok(name, approved):
             continue
         label = f"{name!r}" if name else "(unnamed)"
-        keyword = canonical_name(service_port_protocol(port).protocol)
+        keyword = ctx.mesh.canonical_name(ctx.mesh.protocol(port).protocol)
         base = f"/spec/ports/{i}"
         if keyword in approved:
             new = (f"{keyword}-{name}" if name else keyword)[:63].rstrip("-")
