@@ -132,6 +132,7 @@ class MeshFacts:
     injector_webhooks = staticmethod(_webhooks.injector_webhooks)
     selected_by_webhooks = staticmethod(_webhooks.selected_by_webhooks)
     inbound_captured = staticmethod(_probes.inbound_captured)
+    probe_verdict = staticmethod(_probes.verdict)
 
     # -- injection, probes, mTLS ----------------------------------------------------------------
 
@@ -184,6 +185,13 @@ class MeshFacts:
     se_port_protocol = staticmethod(_serviceentries.se_port_protocol)
     generated_service_entry = staticmethod(_serviceentries.generated_service_entry)
     cidr_list_problem = staticmethod(_egress.cidr_list_problem)
+
+    def outbound_policy(self, namespace: str) -> _visibility.OutboundPolicy:
+        """The outbound policy a namespace's pods get by default (a workload-selecting Sidecar may still
+        override it: :meth:`egress` gives a workload's own), and where it comes from."""
+        ctx = self._ctx
+        sidecars = ctx.cached(("egress.sidecars",), lambda: ctx.objects("Sidecar"), kinds={"Sidecar"})
+        return outbound_policy(namespace, None, sidecars, self.config)
 
     def auto_allocated(self, se: K8sObject) -> bool:
         """Do sidecars reach this address-less ServiceEntry through an auto-allocated VIP (DNS capture and

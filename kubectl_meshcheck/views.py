@@ -13,12 +13,9 @@ from typing import Any
 import yaml
 
 from .engine import RunResult
+from .facts import MeshFacts
 from .index import Context
-from .mesh.apps import effective_target_port, resolve_target_port
-from .mesh.visibility import outbound_policy
-from .mesh.injection import PROXY_CONTAINER, calls_quit, network_at_start
-from .mesh.probes import inbound_captured, verdict
-from .mesh.protocol import service_port_protocol
+from .istio import PROXY_CONTAINER
 from .fixes import created_objects
 from .model import Applicability, Finding, MeshMode, Topic
 from .render.table import Column, head, text_of
@@ -92,18 +89,19 @@ def _codes_for_port(findings: list[Finding], svc_key: tuple, index: int, name: s
 def ports_rows(result: RunResult) -> list[dict[str, Any]]:
     """One row per Service port: Istio's protocol, why, how the sidecar handles it, findings."""
     index = result.index
+    ctx = Context.for_views(index)
     rows = []
     for svc in sorted(index.objects("Service"), key=lambda s: (s.namespace or "", s.name)):
         spec = svc.data.get("spec") or {}
-        mode = index.mode_of(svc)
+        mode = ctx.mesh.mode(svc)
         workloads = index.workloads_for(svc)
         for i, port in enumerate(spec.get("ports") or []):
             if not isinstance(port, dict):
                 continue
-            verdict = service_port_protocol(port)
+            verdict = ctx.mesh.protocol(port)
             cports = []
             for wl in workloads:
-                number, container, _ = resolve_target_port(port, [c for _, c in wl.containers()])
+                number, container, _ = ctx.mesh.resolve_target_port(port, [c for _, c in wl.containers()])
                 if number is not None:
                     cports.append(f"{container.get('name') if container else '?'}:{number}")
             handling = verdict.handling.value
@@ -115,7 +113,7 @@ def ports_rows(result: RunResult) -> list[dict[str, Any]]:
                 "port": port.get("port"),
                 "name": port.get("name") or "",
                 "appProtocol": port.get("appProtocol") or "",
-                "targetPort": effective_target_port(port),
+                "targetPort": ctx.mesh.effective_target_port(port),
                 "protocol": verdict.protocol.value,
                 "why": verdict.reason.value,
                 "source": verdict.source,
@@ -149,7 +147,7 @@ def _batch(wl, inj) -> str:
         return "no sidecar"
     if inj.native:
         return "native sidecar stops with the job"
-    if any(calls_quit(c) for _, c in wl.containers()):
+    if any(MeshFacts.calls_quit(c) for _, c in wl.containers()):
         return "command calls quitquitquit"
     return "never completes (classic sidecar)"
 
@@ -170,9 +168,9 @@ def startup_rows(result: RunResult) -> list[dict[str, Any]]:
     by_obj = _codes_by_object(result, Topic.STARTUP)
     rows = []
     for wl in _by_name(index):
-        mode = index.mode_of(wl)
+        mode = ctx.mesh.mode(wl)
         inj = ctx.mesh.injection(wl)
-        inits = [{"name": c.get("name"), "network": network_at_start(c)} for _, c in wl.containers(init=True)
+        inits = [{"name": c.get("name"), "network": ctx.mesh.network_at_start(c)} for _, c in wl.containers(init=True)
                  if c.get("name") not in _ISTIO_INITS]
         if inj.hold.in_effect:
             hold = f"yes ({inj.hold.source})"
@@ -267,11 +265,11 @@ def probes_rows(result: RunResult) -> list[dict[str, Any]]:
         pp = ctx.mesh.probes(wl)
         if not pp.probes:
             continue
-        mode = index.mode_of(wl)
+        mode = ctx.mesh.mode(wl)
         for plan in pp.probes:
             mtls = ctx.mesh.mtls(wl, plan.port) if pp.injected else None
-            judged = verdict(plan, pp.injected, mtls.mode if mtls else "",
-                             inbound_captured(wl.pod_annotations, plan.port))
+            judged = ctx.mesh.probe_verdict(plan, pp.injected, mtls.mode if mtls else "",
+                             ctx.mesh.inbound_captured(wl.pod_annotations, plan.port))
             action = plan.original.get(plan.handler) if isinstance(plan.original.get(plan.handler), dict) else {}
             rows.append({
                 "namespace": wl.namespace or "",
@@ -336,7 +334,7 @@ def egress_rows(result: RunResult) -> list[dict[str, Any]]:
     ctx = Context.for_views(index)
     rows = []
     for wl in _by_name(index):
-        mode = index.mode_of(wl)
+        mode = ctx.mesh.mode(wl)
         eg = ctx.mesh.egress(wl)
         for j in eg.judged:
             ep = j.endpoint
@@ -355,10 +353,10 @@ def egress_namespace_rows(result: RunResult) -> list[dict[str, Any]]:
     (a workload-selecting Sidecar may still override it for some pods; the endpoint rows show that)."""
     index = result.index
     namespaces = sorted({w.namespace or "default" for w in index.workloads})
-    sidecars = index.all_objects("Sidecar")
+    ctx = Context.for_views(index)
     out = []
     for ns in namespaces:
-        p = outbound_policy(ns, None, sidecars, index.mesh_config)
+        p = ctx.mesh.outbound_policy(ns)
         out.append({"namespace": ns, "policy": p.mode, "policySource": p.source, "emptyPolicyGotcha": p.gotcha})
     return out
 
@@ -447,7 +445,7 @@ def capture_rows(result: RunResult) -> list[dict[str, Any]]:
     by_obj = _codes_by_object(result, Topic.CAPTURE)
     rows = []
     for wl in _by_name(index):
-        mode = index.mode_of(wl)
+        mode = ctx.mesh.mode(wl)
         plan = ctx.mesh.capture(wl)
         best = plan.recommended
         rows.append({
