@@ -485,9 +485,7 @@ def _settings(topic: Topic | None, opts: Options) -> Any:
 
 
 def list_rules(code: str | None, opts: Options, fmt: str | None = None) -> int:
-    from .render.json import dump_json, dump_yaml
-    from .render.table import listing
-    from .ruledoc import markdown, rule_to_json
+    from .render.listings import rules_text
 
     _check_output(opts, LISTINGS)
     if fmt not in (None, "markdown"):
@@ -499,58 +497,26 @@ def list_rules(code: str | None, opts: Options, fmt: str | None = None) -> int:
         if r is None:
             raise CliError(f"no rule {code!r} (see 'kubectl meshcheck rules')", EXIT_INPUT)
         rules = [r]
-
-    if fmt == "markdown":
-        typer.echo(markdown(rules), nl=False)
-    elif opts.output in ("json", "yaml"):
-        doc = {"rules": [rule_to_json(r) for r in rules]}
-        typer.echo(dump_json(doc) if opts.output == "json" else dump_yaml(doc))
-    elif code:
-        r = rules[0]
-        typer.echo(f"{r.code} {r.name} ({r.topic.value}, {r.severity}, fix: {r.fix.value}, plugin: {r.plugin})")
-        typer.echo(r.summary)
-        typer.echo("Runs on: " + ("sidecar-mode namespaces only (ambient and non-mesh namespaces are skipped; "
-                                  "rule(sidecar_only=False) to judge them too)" if r.sidecar_only
-                                  else "every namespace, whatever its mesh mode") + "\n")
-        typer.echo(r.doc)
-        if r.ist_codes:
-            typer.echo(f"\nistioctl analyze equivalent: {', '.join(r.ist_codes)}")
-        if r.params:
-            typer.echo(f"Parameters: {r.params}")
-    else:
-        rows = [[r.code, r.name, r.topic.value, str(r.severity), r.fix.value, r.status.value, r.plugin, r.summary]
-                for r in rules]
-        typer.echo(listing(["CODE", "NAME", "TOPIC", "SEVERITY", "FIX", "STATUS", "PLUGIN", "SUMMARY"], rows,
-                           shrink=["SUMMARY"], drop=["STATUS", "PLUGIN", "FIX", "NAME"], wide=opts.output == "wide"))
+    typer.echo(rules_text(rules, opts.output, bool(code), fmt), nl=False)
     return EXIT_OK
 
 
 def list_plugins(opts: Options) -> int:
-    from .render.json import dump_json, dump_yaml
-    from .render.table import table
+    from .render.listings import plugins_text
 
     _check_output(opts, LISTINGS)
     _, host = _host(opts)
-    if opts.output in ("json", "yaml"):
-        doc = {"plugins": [i.to_json() for i in host.infos]}
-        typer.echo(dump_json(doc) if opts.output == "json" else dump_yaml(doc))
-        return EXIT_OK
-    rows = [[i.name, i.version or "-", i.origin, i.status, str(i.rules)] +
-            ([",".join(i.hooks)] if opts.output == "wide" else []) for i in host.infos]
-    headers = ["NAME", "VERSION", "ORIGIN", "STATUS", "RULES"] + (["HOOKS"] if opts.output == "wide" else [])
-    typer.echo(table(headers, rows))
+    typer.echo(plugins_text(host.infos, opts.output), nl=False)
     return EXIT_OK
 
 
 def show_version(opts: Options) -> int:
-    from .render.json import dump_json, dump_yaml
-    from .version import report, text
+    from .render.listings import version_text
+    from .version import report
 
     _check_output(opts, LISTINGS)
     _, host = _host(opts)
-    doc = report(host)
-    typer.echo(dump_json(doc) if opts.output == "json" else dump_yaml(doc) if opts.output == "yaml" else text(doc),
-               nl=opts.output != "yaml")
+    typer.echo(version_text(report(host), opts.output), nl=False)
     return EXIT_OK
 
 
