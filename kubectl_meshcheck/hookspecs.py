@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from .index import Context
     from .model import Finding, Fix, K8sObject, Owner, Rule
 
@@ -31,8 +33,10 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def meshcheck_register_rules(register: Callable[[Rule], None]) -> None:
-    """Contribute rules: call ``register(rule)`` once for each :class:`Rule` the plugin provides.
+def meshcheck_register_rules(register: Callable[[Rule | ModuleType], None]) -> None:
+    """Contribute rules: call ``register(rule)`` once for each :class:`Rule` the plugin provides, or
+    ``register(module)`` for every rule a module defines (so a new rule in that module is registered
+    without touching anything else; a module that defines none is an error).
 
     Rules are data (built with the ``@rule`` decorator), not hook implementations, so they can be
     listed, selected and documented without running, and a rule that crashes is reported as MC001

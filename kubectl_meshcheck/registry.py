@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import types
 import difflib
 from collections.abc import Iterable
 
@@ -42,7 +43,15 @@ class RuleRegistry:
     def registrar(self, plugin: str, bundled: bool):
         """A ``register`` callback bound to one plugin, so provenance is recorded per rule."""
 
-        def register(r: Rule) -> None:
+        def register(r: Rule | types.ModuleType) -> None:
+            if isinstance(r, types.ModuleType):  # every rule the module defines
+                found = sorted((v for v in vars(r).values() if isinstance(v, Rule)
+                                and getattr(v.check, "__module__", None) == r.__name__), key=lambda v: v.code)
+                if not found:
+                    raise RegistryError(f"plugin {plugin!r} registered module {r.__name__!r}, which defines no rule")
+                for v in found:
+                    register(v)
+                return
             if not isinstance(r, Rule):
                 raise RegistryError(f"plugin {plugin!r} registered {r!r}, which is not a Rule")
             if not CODE_RE.match(r.code):

@@ -12,6 +12,7 @@ and ``kubectl_meshcheck.mesh.capture``.
 
 from __future__ import annotations
 
+import sys
 import json
 
 from kubectl_meshcheck import (
@@ -333,16 +334,7 @@ def debug_container_running_observed(wl, ctx):
         )
 
 
-RULES = (
-    proxy_privileged_mesh_wide,
-    proxy_privileged_override,
-    iptables_trace_logging_on,
-    capture_sidecar_in_template,
-    debug_container_running_observed,
-)
-
 
 @hookimpl
 def meshcheck_register_rules(register):
-    for r in RULES:
-        register(r)
+    register(sys.modules[__name__])  # every rule defined here

@@ -2,7 +2,7 @@
 turns into no-ops.
 
 What the kubelet will run after injection, and the original each rewritten probe stands for, comes from
-``probes_of`` (facts in ``kubectl_meshcheck.mesh.probes``); the inbound mTLS mode from ``mtls_of``
+``ctx.mesh.probes`` (facts in ``kubectl_meshcheck.mesh.probes``); the inbound mTLS mode from ``ctx.mesh.mtls``
 (``kubectl_meshcheck.mesh.mtls``). These rules judge the result and rank the fixes: turn rewriting back
 on first (the agent then probes the app for the kubelet), then the narrower workaround of taking the
 probe port out of inbound capture, then what needs a human.
@@ -10,6 +10,7 @@ probe port out of inbound capture, then what needs a human.
 
 from __future__ import annotations
 
+import sys
 import ipaddress
 
 from kubectl_meshcheck import (
@@ -476,19 +477,7 @@ def app_probe_failing_observed(wl, ctx):
         )
 
 
-RULES = (
-    probe_rewrite_off_strict_mtls,
-    tcp_probe_always_passes,
-    https_probe_downgraded,
-    probe_host_set,
-    probe_path_no_leading_slash,
-    probe_port_not_declared,
-    probe_targets_istio_port,
-    app_probe_failing_observed,
-)
-
 
 @hookimpl
 def meshcheck_register_rules(register):
-    for r in RULES:
-        register(r)
+    register(sys.modules[__name__])  # every rule defined here

@@ -475,6 +475,48 @@ def test_a_rule_that_would_never_run_is_a_hard_error_naming_the_plugin(venv, tmp
     assert err.startswith("error: ") and all(w in err for w in words), err
 
 
+def test_registering_a_module_registers_every_rule_it_defines_and_a_ruleless_module_is_an_error(venv, tmp_path):
+    """``register(module)``: a rule added to the module is registered with no other edit; the rules it
+    only imports are not registered twice; a module without rules is one error naming the plugin."""
+    write(tmp_path / "org_rules.py", _rule_plugin("ORG101").split("@hookimpl")[0] + textwrap.dedent('''\
+        @rule(code="ORG102", name="other-rule", topic=Topic.ORG, targets={"Service"}, summary="t")
+        def other_rule(svc, ctx):
+            """What it checks: y."""
+            return ()
+        '''))
+    write(tmp_path / "org_plugin.py", textwrap.dedent("""\
+        import sys
+        sys.path.insert(0, TMP)
+        import org_rules
+        from org_rules import some_rule  # imported, defined in org_rules: registered once, from there
+        from kubectl_meshcheck import Topic, hookimpl, rule
+
+
+        @rule(code="ORG103", name="own-rule", topic=Topic.ORG, targets={"Service"}, summary="u")
+        def own_rule(svc, ctx):
+            '''What it checks: z.'''
+            return ()
+
+
+        @hookimpl
+        def meshcheck_register_rules(register):
+            register(org_rules)
+            register(sys.modules[__name__])
+        """).replace("TMP", repr(str(tmp_path))))
+    config = write(tmp_path / "meshcheck.yaml", "plugins:\n  paths: [./org_plugin.py]\n")
+    env = {"MESHCHECK_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    p = venv.run("rules", "--config", str(config), "-o", "json", env=env)
+    assert p.returncode == 0, p.stderr
+    codes = [r["code"] for r in json.loads(p.stdout)["rules"] if r["code"].startswith("ORG")]
+    assert codes == ["ORG101", "ORG102", "ORG103"]
+    write(tmp_path / "org_plugin.py", (tmp_path / "org_plugin.py").read_text().replace(
+        "register(org_rules)", "register(sys)"))
+    p = venv.run("rules", "--config", str(config), env=env)
+    assert p.returncode == 3
+    (err,) = lines(p.stderr)
+    assert "'org_plugin'" in err and "module 'sys'" in err and "defines no rule" in err, err
+
+
 def test_an_org_topic_rule_runs_with_every_topic(venv, tmp_path):
     write(tmp_path / "org.py", _rule_plugin("ORG101").replace("topic=Topic.PORTS", "topic=Topic.ORG").replace(
         "return ()", "return [Diagnostic('/metadata/name', 'no team label')]").replace(

@@ -486,7 +486,7 @@ def only_moves_files(container: dict) -> bool:
 def network_at_start(container: dict) -> str:
     """Evidence from its command and image that a container talks to the network as it starts ("" when
     none is seen). The endpoints its env, args and mounted config name are the egress inventory's
-    (``mesh.egress.init_endpoints``); the scripts it runs from mounted files, ``executed_files``."""
+    (``MeshFacts.endpoints(wl, init=True)``); the scripts it runs from mounted files, ``executed_files``."""
     found = network_in_script(command_text(container))
     if found or SIDECAR_WAIT.search(command_text(container)):
         return found

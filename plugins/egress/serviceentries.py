@@ -381,12 +381,3 @@ def serviceentry_multiple_hosts_tcp(se, ctx):
         )
         return
 
-
-RULES = (
-    serviceentry_host_is_ip,
-    serviceentry_wildcard_dns,
-    serviceentry_addresses_required,
-    serviceentry_protocol_conflict,
-    serviceentry_protocol_unsupported,
-    serviceentry_multiple_hosts_tcp,
-)

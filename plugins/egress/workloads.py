@@ -311,11 +311,3 @@ def db_connection_no_idle_timeout(wl, ctx):
                        ("choose an idleTimeout longer than your pool's idle lifetime",)),),
         )
 
-
-RULES = (
-    egress_blocked_by_registry_only,
-    egress_unregistered_at_risk,
-    egress_unregistered,
-    capture_annotation_invalid,
-    db_connection_no_idle_timeout,
-)
