@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 _INJECTION_KINDS = frozenset({"Namespace", "Pod"})
 _INVENTORY_KINDS = frozenset({"Service", "Namespace", "ConfigMap"})
 _EGRESS_KINDS = _INVENTORY_KINDS | {"ServiceEntry", "Sidecar", "VirtualService", "Pod"}
+_MTLS_KINDS = frozenset({"PeerAuthentication"})
+_CAPTURE_KINDS = frozenset({"Pod", "Namespace", "ConfigMap"})
 
 
 class MeshFacts:
@@ -66,7 +68,7 @@ class MeshFacts:
     def _fact(self, key: tuple, compute: Callable[[], Any], kinds: Iterable[str], wl: Workload | None = None) -> Any:
         """Memoised ``compute()``: afresh while a fix that replaces ``wl`` or an object of ``kinds`` is re-checked."""
         ctx = self._ctx
-        if wl is not None and ctx.replaces(wl.ref):
+        if ctx.rechecking and wl is not None and ctx.replaces(wl.ref):
             return compute()
         return ctx.cached(key, compute, kinds=kinds)
 
@@ -160,7 +162,7 @@ class MeshFacts:
         return self._fact(("mtls", wl.ref, wl.template_path, port),
                           lambda: effective_mtls(wl.namespace, wl.pod_labels, port,
                                                  self._ctx.objects("PeerAuthentication"), self.root_namespace),
-                          {"PeerAuthentication"}, wl)
+                          _MTLS_KINDS, wl)
 
     # -- egress ----------------------------------------------------------------------------------
 
@@ -322,4 +324,4 @@ class MeshFacts:
             values, source = self.install_values(wl)
             return build_plan(wl, self.mode(wl).mode, self._namespace_labels(wl),
                               self.config.get("defaultConfig") or {}, values, source, observed)
-        return self._fact(("capture", wl.ref, wl.template_path), compute, {"Pod", "Namespace", "ConfigMap"}, wl)
+        return self._fact(("capture", wl.ref, wl.template_path), compute, _CAPTURE_KINDS, wl)

@@ -9,6 +9,7 @@ patched object in place of the original (so a fix can be re-checked offline).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -341,6 +342,8 @@ class Context:
         self.params: Mapping[str, Any] = params or {}
         self.rule_code = rule_code
         self._repl = replacements or {}
+        #: a fix is being re-checked: lookups see the objects as it leaves them
+        self.rechecking = bool(self._repl)
         # replacements of objects the input lacks are objects a fix creates: lookups see them too
         self._added: dict[str, list[K8sObject]] = defaultdict(list)
         for ref, obj in self._repl.items():
@@ -383,17 +386,14 @@ class Context:
 
     def replaces(self, ref: ObjectRef) -> bool:
         """Whether a fix being re-checked replaces this object."""
-        return ref in self._repl
+        return self.rechecking and ref in self._repl
 
-    @property
+    @functools.cached_property
     def mesh(self) -> MeshFacts:
         """Istio's facts about the objects this context sees (:class:`~kubectl_meshcheck.facts.MeshFacts`)."""
-        facts = self.__dict__.get("_mesh")
-        if facts is None:
-            from .facts import MeshFacts
+        from .facts import MeshFacts
 
-            facts = self._mesh = MeshFacts(self)
-        return facts
+        return MeshFacts(self)
 
     def _need(self, kind: str) -> None:
         if kind not in self._kinds and not self._any_kind:

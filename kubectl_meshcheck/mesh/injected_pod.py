@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..model import MeshMode
+from ..model import MeshMode, Workload
 from .config import MeshConfig
 from .injection import (
     HOLD_ANNOTATION_SINCE,
@@ -222,7 +222,7 @@ def not_injected(pod_meta: dict | None, mode: MeshMode) -> InjectedPod:
                        (), (), "", annotation)
 
 
-def injection_of(wl: Any, mode: MeshMode, settings: InjectorSettings, mesh: MeshConfig) -> InjectedPod:
+def injection_of(wl: Workload, mode: MeshMode, settings: InjectorSettings, mesh: MeshConfig) -> InjectedPod:
     """What injection will do (or did) to a workload's pods in data-plane ``mode``, with the install's
     ``settings`` and mesh config: read from an injected pod, predicted otherwise."""
     if is_injected(wl.pod_meta, wl.pod_spec):

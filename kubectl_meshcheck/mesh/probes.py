@@ -41,6 +41,7 @@ from .injection import PROXY_CONTAINER, STATUS_ANNOTATION, InjectorSettings, is_
 from .protocol import RESERVED_PORTS
 
 if TYPE_CHECKING:
+    from ..model import Workload
     from .config import MeshConfig
     from .injected_pod import InjectedPod
 
@@ -368,7 +369,7 @@ def not_rewritten(pod_spec: dict | None, reason: str, spec_path: str = "/spec") 
     return PodProbes(False, True, False, reason, STATUS_PORT, tuple(plans), None)
 
 
-def probes_of(wl: Any, inj: InjectedPod, settings: InjectorSettings, mesh: MeshConfig) -> PodProbes:
+def probes_of(wl: Workload, inj: InjectedPod, settings: InjectorSettings, mesh: MeshConfig) -> PodProbes:
     """The probes of a workload's pods after injection (``inj``: what injection does to them)."""
     if is_injected(wl.pod_meta, wl.pod_spec):
         return read_probes(wl.pod_meta, wl.pod_spec, wl.spec_path)
