@@ -253,7 +253,8 @@ class MeshFacts:
         entries = base.cached(("egress.entries",), lambda: sorted(base.objects("ServiceEntry"),
                                                                  key=lambda s: (s.namespace or "", s.name)))
         visible = base.cached(("egress.visible", ns), lambda: [se for se in entries if visible_to(se, ns, mesh)])
-        vindex = base.cached(("egress.visible.index", ns), lambda: _egress.EntryIndex(visible, per_entry))
+        vindex = vindex_base = base.cached(("egress.visible.index", ns),
+                                           lambda: _egress.EntryIndex(visible, per_entry))
         delta = ctx.changes("ServiceEntry")
         removed, changed = delta or (set(), [])
         added = [se for se in changed if visible_to(se, ns, mesh)]
@@ -267,9 +268,8 @@ class MeshFacts:
                                                           per_entry))
             if delta is not None:
                 seen = _egress.PatchedIndex(seen, removed, [se for se in added if imported(se, ns, imports)])
-        else:  # the fix changes the Sidecar itself: rebuilt from the entries as the fix leaves them
-            seen = _egress.EntryIndex([se for se in _egress.patched_entries(visible, delta, ns, mesh)
-                                       if imported(se, ns, imports)])
+        else:  # the fix changes the Sidecar itself
+            seen = self._reimported(ns, sidecar, imports, visible, vindex_base, per_entry, delta)
         services = self._services()
         by_services = ctx.cached(("egress.listeners.services",), lambda: _egress.wildcard_listeners(services, []),
                                  kinds={"Service"})
@@ -285,6 +285,30 @@ class MeshFacts:
             listeners = _egress.merged(by_services,
                                        _egress.merged(of_entries, _egress.wildcard_listeners([], added, has_vip)))
         return vindex, seen, listeners
+
+    def _reimported(self, ns: str, sidecar: K8sObject, imports: list[tuple[str, str]], visible: list[K8sObject],
+                    visible_index: EntryIndex, per_entry: dict, delta: tuple[set, list[K8sObject]] | None
+                    ) -> EntryIndex:
+        """The entries a Sidecar that a fix being re-checked changes imports. A fix that adds hosts to
+        ``egress.hosts`` (the usual one) gets the input Sidecar's index plus the entries the new hosts
+        import, found through the visible index; any other change rebuilds the index."""
+        base, mesh = self._ctx.base(), self.config
+        removed, changed = delta or (set(), [])
+        before = base.get("Sidecar", sidecar.namespace, sidecar.name)
+        old = sidecar_imports(before) if before is not None else None
+        if old is None or not set(old) <= set(imports):
+            return _egress.EntryIndex([se for se in _egress.patched_entries(visible, delta, ns, mesh)
+                                       if imported(se, ns, imports)])
+        old_seen = base.cached(("egress.imported", ns, before.ref),
+                               lambda: _egress.EntryIndex([se for se in visible if imported(se, ns, old)], per_entry))
+        newly: dict[tuple, K8sObject] = {}
+        for pattern in dict.fromkeys(p for p in imports if p not in old):
+            pool = visible if "*" in pattern[1] else visible_index.candidates(pattern[1])
+            for se in pool:
+                if se.ref.key not in removed and imported(se, ns, [pattern]) and not imported(se, ns, old):
+                    newly.setdefault(se.ref.key, se)
+        added = [se for se in changed if visible_to(se, ns, mesh) and imported(se, ns, imports)]
+        return _egress.PatchedIndex(old_seen, removed, [*newly.values(), *added])
 
     # -- capture ---------------------------------------------------------------------------------
 

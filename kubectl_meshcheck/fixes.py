@@ -46,12 +46,22 @@ def _copy_path(root: Any, pointer: str) -> None:
         node = child
 
 
+def tree_copy(value: Any) -> Any:
+    """A deep copy of a JSON-like tree (dicts and lists copied, scalars shared): what ``copy.deepcopy``
+    does for these, several times faster (it was a fifth of fix verification on the mesh bench)."""
+    if isinstance(value, dict):
+        return {k: tree_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [tree_copy(v) for v in value]
+    return value
+
+
 def apply_ops(data: dict, fix: Fix) -> dict:
     """The target's content after the fix (a new dict; ``data`` is left untouched).
 
     Copy-on-write: only the containers on the patched paths are copied, not the whole object (a
     deep copy per fix was most of the verification cost on big inputs)."""
-    ops = copy.deepcopy(fix.patch())  # the ops' values end up in the result: never share them
+    ops = tree_copy(fix.patch())  # the ops' values end up in the result: never share them
     out = dict(data)
     for op in ops:
         if op.get("op") != "test":

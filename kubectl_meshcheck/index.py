@@ -342,7 +342,8 @@ class Context:
         self.params: Mapping[str, Any] = params or {}
         self.rule_code = rule_code
         self._repl = replacements or {}
-        #: a fix is being re-checked: lookups see the objects as it leaves them
+        #: a fix is being re-checked: lookups see the objects as it leaves them, and only whether the
+        #: finding is still there counts, so a rule may skip building its fixes
         self.rechecking = bool(self._repl)
         # replacements of objects the input lacks are objects a fix creates: lookups see them too
         self._added: dict[str, list[K8sObject]] = defaultdict(list)

@@ -116,8 +116,9 @@ def _unregistered(wl, ctx, want):
             related=tuple(c.ref for c in j.captures),
             subject=f"{ep.host}:{ep.port}",
             assumptions=j.coverage.unknown,
-            fixes=((_sidecar_import(hidden, f"{j.coverage.entry.namespace}/{ep.host}"),) if hidden is not None
-                   and j.coverage.entry is not None else ()) + (_se_fix(wl, j, eg, ctx),),
+            fixes=() if ctx.rechecking else  # a re-check only asks whether the finding is still there
+            ((_sidecar_import(hidden, f"{j.coverage.entry.namespace}/{ep.host}"),) if hidden is not None
+             and j.coverage.entry is not None else ()) + (_se_fix(wl, j, eg, ctx),),
         )
 
 

@@ -173,3 +173,46 @@ def test_the_coverage_and_routing_indexes_answer_as_a_scan_of_every_object(tmp_p
             covered += want.entry is not None
             routed += egress.gateway_route(ep, ns, vss, services, mesh) is not None
     assert compared > 200 and covered > 50 and routed > 5, (compared, covered, routed)
+
+
+def test_a_fix_that_imports_hosts_in_a_sidecar_is_rechecked_as_the_fixed_input_is_judged(tmp_path):
+    """Re-checking a fix that adds hosts to a Sidecar's ``egress.hosts`` patches the imported-entries index
+    instead of rebuilding it: every workload the Sidecar configures must then see exactly the coverage a run
+    on the input with the fix applied sees (and a fix that removes hosts, which rebuilds, too)."""
+    from kubectl_meshcheck.index import Context, Index
+
+    generate(str(tmp_path), 300, seed=3, profile="mesh")
+    objs = _objects(tmp_path)
+    index = Index(objs)
+    kinds = frozenset({"Workload", "Service", "Namespace", "ConfigMap", "ServiceEntry", "Sidecar", "VirtualService"})
+    sidecars = [s for s in index.all_objects("Sidecar") if any(
+        isinstance(lst, dict) and lst.get("hosts") for lst in (s.data.get("spec") or {}).get("egress") or [])]
+    compared = changed = 0
+    for sidecar in sidecars:
+        ns = sidecar.namespace
+        workloads = [w for w in index.workloads if w.namespace == ns]
+        # hosts the Sidecar hides (an entry covers them, it does not import it) and hosts nothing covers
+        judged = [j for w in workloads for j in Context.for_views(index).mesh.egress(w).judged
+                  if not j.endpoint.in_cluster and not j.endpoint.is_ip]
+        hosts = sorted({f"{j.coverage.entry.namespace}/{j.endpoint.host}" for j in judged
+                        if j.coverage.hidden_by is not None})[:3] + sorted(
+            {f"./{j.endpoint.host}" for j in judged if j.coverage.entry is None})[:1]
+        listeners = sidecar.data["spec"]["egress"]
+        for label, new_hosts in (("added", listeners[0]["hosts"] + hosts + ["*/*.example.org"]),
+                                 ("removed", listeners[0]["hosts"][:1])):
+            data = json.loads(json.dumps(sidecar.data))
+            data["spec"]["egress"][0]["hosts"] = new_hosts
+            fixed = sidecar.replaced(data)
+            recheck = Context(index, kinds, replacements={sidecar.ref: fixed})
+            fresh = Context.for_views(Index([fixed if o.ref == sidecar.ref else o for o in objs]))
+            for w in workloads:
+                got = [(j.endpoint.host, j.endpoint.port, j.coverage.entry and j.coverage.entry.ref.key,
+                        j.coverage.hidden_by is not None) for j in recheck.mesh.egress(w).judged]
+                want = [(j.endpoint.host, j.endpoint.port, j.coverage.entry and j.coverage.entry.ref.key,
+                         j.coverage.hidden_by is not None) for j in fresh.mesh.egress(w).judged]
+                assert got == want, (label, w.ref.key)
+                base = [(j.endpoint.host, j.coverage.hidden_by is not None)
+                        for j in Context.for_views(index).mesh.egress(w).judged]
+                changed += base != [(h, hid) for h, _, _, hid in got]
+                compared += len(got)
+    assert sidecars and compared > 50 and changed, (len(sidecars), compared, changed)
