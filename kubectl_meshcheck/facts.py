@@ -191,9 +191,15 @@ class MeshFacts:
     def outbound_policy(self, namespace: str) -> _visibility.OutboundPolicy:
         """The outbound policy a namespace's pods get by default (a workload-selecting Sidecar may still
         override it: :meth:`egress` gives a workload's own), and where it comes from."""
-        ctx = self._ctx
-        sidecars = ctx.cached(("egress.sidecars",), lambda: ctx.objects("Sidecar"), kinds={"Sidecar"})
-        return outbound_policy(namespace, None, sidecars, self.config)
+        return outbound_policy(namespace, None, self._sidecars(namespace), self.config)
+
+    def _sidecars(self, ns: str) -> list[K8sObject]:
+        """The Sidecars that can configure the namespace's pods: its own and the root namespace's (looked
+        up once per namespace: every workload scanning every Sidecar grew with the square of the mesh)."""
+        ctx, root = self._ctx, self.root_namespace
+        every = ctx.cached(("egress.sidecars",), lambda: ctx.objects("Sidecar"), kinds={"Sidecar"})
+        return ctx.cached(("egress.sidecars", ns), lambda: [s for s in every if s.namespace in (ns, root)],
+                          kinds={"Sidecar"})
 
     def auto_allocated(self, se: K8sObject) -> bool:
         """Do sidecars reach this address-less ServiceEntry through an auto-allocated VIP (DNS capture and
@@ -207,7 +213,7 @@ class MeshFacts:
 
     def _egress(self, wl: Workload) -> WorkloadEgress:
         ctx, ns, mesh = self._ctx, wl.namespace or "default", self.config
-        sidecars = ctx.cached(("egress.sidecars",), lambda: ctx.objects("Sidecar"), kinds={"Sidecar"})
+        sidecars = self._sidecars(ns)
         policy = outbound_policy(ns, wl.pod_labels, sidecars, mesh)
         sidecar = applicable_sidecar(ns, wl.pod_labels, sidecars, root_namespace(mesh))
         visible, seen, listeners = self._entry_facts(ns, sidecar, sidecar_imports(sidecar))
@@ -236,14 +242,14 @@ class MeshFacts:
         ctx, mesh = self._ctx, self.config
         by_key = ctx.cached(("egress.services.by_key",),
                             lambda: {(s.namespace or "", s.name): s for s in self._services()}, kinds={"Service"})
-        vs_index = ctx.cached(("egress.vs.index", ns), lambda: _egress.mesh_bound_index(virtual_services, ns, mesh),
+        vs_index = ctx.cached(("egress.vs.index",), lambda: _egress.mesh_bound_index(virtual_services),
                               kinds={"VirtualService"})
         return ctx.cached(("egress.gateway", ns, ep.host.lower(), ep.port),
                           lambda: _egress.gateway_route(ep, ns, virtual_services, by_key, mesh, vs_index),
                           kinds={"VirtualService", "Service"})
 
     def _entry_facts(self, ns: str, sidecar: K8sObject | None, imports: list[tuple[str, str]] | None
-                     ) -> tuple[EntryIndex, EntryIndex, dict[int, list[_egress.Capture]]]:
+                     ) -> tuple[EntryIndex, EntryIndex, _egress.Listeners]:
         """What the namespace's sidecars see of the ServiceEntries: the visible ones (indexed), those the
         workload's Sidecar imports, and the ``0.0.0.0:<port>`` listeners. Built once per namespace from the
         input; while a fix that creates or patches entries is re-checked, updated for those entries only."""
@@ -277,13 +283,16 @@ class MeshFacts:
         # the visible entries' listeners, from the input: a re-check removes and adds the few a fix touches
         by_entries = base.cached(("egress.entry-listeners", ns),
                                  lambda: _egress.entry_listeners(visible, per_entry, has_vip))
-        if delta is None and "Service" not in ctx.changed_kinds():
-            listeners = base.cached(("egress.listeners", ns), lambda: _egress.merged(by_services, by_entries))
-        else:
-            of_entries = {port: [c for c in caps if c.ref.key not in removed] if removed else caps
-                          for port, caps in by_entries.items()}
-            listeners = _egress.merged(by_services,
-                                       _egress.merged(of_entries, _egress.wildcard_listeners([], added, has_vip)))
+        if "Service" in ctx.changed_kinds():  # no bundled fix changes a Service here: rebuilt, not patched
+            listeners = _egress.Listeners(_egress.merged(by_services, {
+                port: [c for c in caps if c.ref.key not in removed] for port, caps in by_entries.items()}))
+            if added:
+                listeners = _egress.PatchedListeners(listeners, set(), _egress.wildcard_listeners([], added, has_vip))
+            return vindex, seen, listeners
+        listeners = base.cached(("egress.listeners", ns),
+                                lambda: _egress.Listeners(_egress.merged(by_services, by_entries)))
+        if delta is not None:
+            listeners = _egress.PatchedListeners(listeners, removed, _egress.wildcard_listeners([], added, has_vip))
         return vindex, seen, listeners
 
     def _reimported(self, ns: str, sidecar: K8sObject, imports: list[tuple[str, str]], visible: list[K8sObject],

@@ -236,16 +236,16 @@ def _egress_gateway_host(host: str, services: dict[tuple[str, str], K8sObject], 
     return selector.get("istio") == "egressgateway" or "egressgateway" in short
 
 
-def mesh_bound_index(virtual_services: list[K8sObject], namespace: str,
-                     mesh: MeshConfig) -> tuple[dict[str, list[int]], list[int]]:
-    """The mesh-bound VirtualServices visible to ``namespace``, as positions in ``virtual_services``: by
-    exact host, and those with a wildcard host. Routing an endpoint then looks at the few that can name
-    its host, not at every VirtualService (1,000 VirtualServices x 27,000 endpoints otherwise)."""
+def mesh_bound_index(virtual_services: list[K8sObject]) -> tuple[dict[str, list[int]], list[int]]:
+    """The mesh-bound VirtualServices, as positions in ``virtual_services``: by exact host, and those with
+    a wildcard host. Routing an endpoint then looks at the few that can name its host, not at every
+    VirtualService (1,000 VirtualServices x 27,000 endpoints otherwise); which of those a namespace sees
+    is :func:`gateway_route`'s test (one index for the run, not one per namespace)."""
     exact: dict[str, list[int]] = {}
     wild: list[int] = []
     for i, vs in enumerate(virtual_services):
         spec = vs.data.get("spec") if isinstance(vs.data.get("spec"), dict) else {}
-        if "mesh" not in (spec.get("gateways") or ["mesh"]) or not visible_to(vs, namespace, mesh):
+        if "mesh" not in (spec.get("gateways") or ["mesh"]):
             continue
         hosts = [h.lower().rstrip(".") for h in spec.get("hosts") or [] if isinstance(h, str)]
         if any(h.startswith("*") for h in hosts):
@@ -334,7 +334,7 @@ class Judged:
                 else None,
                 "notImportedBy": (f"{self.coverage.hidden_by.namespace}/{self.coverage.hidden_by.name}"
                                   if self.coverage.hidden_by is not None else None),
-                "capturedBy": [c.to_json() for c in self.captures],
+                "capturedBy": captures_json(self.captures),
                 "coverageUnknown": list(self.coverage.unknown) or None,
                 "egressGateway": self.gateway[1] if self.gateway else None,
                 "routedBy": f"{self.gateway[0].namespace}/{self.gateway[0].name}" if self.gateway else None,
@@ -359,6 +359,63 @@ def merged(a: dict[int, list[Capture]], b: dict[int, list[Capture]]) -> dict[int
     return out
 
 
+class Listeners:
+    """The ``0.0.0.0:<port>`` listeners a namespace's sidecars have: for an endpoint, those that take its
+    connection (TCP ones, and HTTP ones too for a server-first protocol), one tuple per (port,
+    server-first) shared by every endpoint asking (so its JSON is built once too, :func:`captures_json`)."""
+
+    def __init__(self, by_port: dict[int, list[Capture]]) -> None:
+        self.by_port = by_port
+        self._taking: dict[tuple[int, bool], tuple[Capture, ...]] = {}
+        self._keys: dict[int, frozenset] = {}
+
+    def keys_on(self, port: int) -> frozenset:
+        """The identities of the objects listening on the port."""
+        hit = self._keys.get(port)
+        if hit is None:
+            hit = self._keys[port] = frozenset(c.ref.key for c in self.by_port.get(port, ()))
+        return hit
+
+    def taking(self, port: int, server_first: bool) -> tuple[Capture, ...]:
+        key = (port, server_first)
+        hit = self._taking.get(key)
+        if hit is None:
+            hit = self._taking[key] = tuple(c for c in self._on(port) if c.how == "TCP" or server_first)
+        return hit
+
+    def _on(self, port: int) -> list[Capture]:
+        return self.by_port.get(port, [])
+
+
+class PatchedListeners(Listeners):
+    """:class:`Listeners` as a fix being re-checked leaves them: the listeners of the entries it replaces
+    left out, those of the entries it leaves added; worked out only for the ports asked about."""
+
+    def __init__(self, base: Listeners, removed: set[tuple[str, str, str]], added: dict[int, list[Capture]]) -> None:
+        super().__init__(base.by_port)
+        self.base, self.removed, self.added = base, removed, added
+
+    def _on(self, port: int) -> list[Capture]:
+        caps = self.by_port.get(port, [])
+        if self.removed and not self.removed.isdisjoint(self.base.keys_on(port)):
+            caps = [c for c in caps if c.ref.key not in self.removed]
+        return caps + self.added[port] if port in self.added else caps
+
+
+_CAPTURES_JSON: dict[int, tuple[tuple[Capture, ...], list[dict[str, Any]]]] = {}
+
+
+def captures_json(caps: tuple[Capture, ...]) -> list[dict[str, Any]]:
+    """``[c.to_json() ...]``, built once per shared tuple (every uncovered endpoint on a busy port lists the
+    same hundreds of listeners)."""
+    hit = _CAPTURES_JSON.get(id(caps))
+    if hit is None or hit[0] is not caps:
+        if len(_CAPTURES_JSON) > 100_000:
+            _CAPTURES_JSON.clear()
+        hit = _CAPTURES_JSON[id(caps)] = (caps, [c.to_json() for c in caps])
+    return list(hit[1])
+
+
 def of_entry(memo: dict, key: tuple, se: K8sObject, compute: Callable[[], Any]) -> Any:
     """A fact about one ServiceEntry, memoised by the identity of its content: re-checking a fix that
     creates (or patches) one entry recomputes that entry's facts, not all of them. The memo holds the
@@ -381,7 +438,7 @@ def entry_listeners(entries: list[K8sObject], memo: dict,
 
 
 def judge(endpoints: Iterable[Endpoint], policy: OutboundPolicy, sidecar: K8sObject | None, visible: EntryIndex,
-          seen: EntryIndex, listeners: dict[int, list[Capture]], unknown: tuple[str, ...],
+          seen: EntryIndex, listeners: Listeners, unknown: tuple[str, ...],
           route: Callable[[Endpoint], tuple[K8sObject, str] | None] | None) -> WorkloadEgress:
     """A workload's egress: each endpoint with what covers it among the entries its sidecar ``seen``s (the
     ``visible`` ones when its Sidecar hides the cover), what else listens on its port, and, when covered,
@@ -398,7 +455,7 @@ def judge(endpoints: Iterable[Endpoint], policy: OutboundPolicy, sidecar: K8sObj
             cov = dataclasses.replace(cov, unknown=unknown)  # the cover may be among the entries not read
         caps: tuple[Capture, ...] = ()
         if not ep.in_cluster and not cov.covered and ep.port is not None:
-            caps = tuple(c for c in listeners.get(ep.port, []) if c.how == "TCP" or ep.server_first)
+            caps = listeners.taking(ep.port, ep.server_first)
         gw = route(ep) if cov.covered and route is not None else None
         judged.append(Judged(ep, cov, caps, gw))
     return WorkloadEgress(policy, tuple(judged), sidecar)

@@ -156,12 +156,12 @@ def test_the_coverage_and_routing_indexes_answer_as_a_scan_of_every_object(tmp_p
     vss = sorted(index.all_objects("VirtualService"), key=lambda v: (v.namespace or "", v.name))
     services = {(s.namespace or "", s.name): s for s in index.all_objects("Service")}
     names = cluster_names(index.all_objects("Service"), [n.name for n in index.all_objects("Namespace")])
+    vs_index = egress.mesh_bound_index(vss)
     compared = covered = routed = 0
     for wl in index.workloads:
         ns = wl.namespace or "default"
         visible = [se for se in entries if egress.visible_to(se, ns, mesh)]
         fast, slow = egress.EntryIndex(visible), Scan(visible)
-        vs_index = egress.mesh_bound_index(vss, ns, mesh)
         for ep in inventory(wl, names):
             if ep.in_cluster:
                 continue
