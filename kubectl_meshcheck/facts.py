@@ -26,10 +26,13 @@ from .mesh.protocol import PortProtocol, service_port_protocol
 from .mesh.serviceentries import auto_allocated
 from .mesh.visibility import (
     applicable_sidecar,
+    export_to,
     imported,
+    importer,
     outbound_policy,
     root_namespace,
     sidecar_imports,
+    visible_in,
     visible_to,
 )
 from .model import K8sObject, MeshMode, Workload
@@ -258,7 +261,9 @@ class MeshFacts:
         per_entry = base.cached(("egress.per-entry",), dict)
         entries = base.cached(("egress.entries",), lambda: sorted(base.objects("ServiceEntry"),
                                                                  key=lambda s: (s.namespace or "", s.name)))
-        visible = base.cached(("egress.visible", ns), lambda: [se for se in entries if visible_to(se, ns, mesh)])
+        targets = base.cached(("egress.export-to",), lambda: [export_to(se, mesh) for se in entries])
+        visible = base.cached(("egress.visible", ns), lambda: [se for se, to in zip(entries, targets)
+                                                                if visible_in(se, to, ns)])
         vindex = vindex_base = base.cached(("egress.visible.index", ns),
                                            lambda: _egress.EntryIndex(visible, per_entry))
         delta = ctx.changes("ServiceEntry")
@@ -270,10 +275,9 @@ class MeshFacts:
             seen = vindex
         elif base.get("Sidecar", sidecar.namespace, sidecar.name) is sidecar:  # the input's Sidecar
             seen = base.cached(("egress.imported", ns, sidecar.ref),
-                               lambda: _egress.EntryIndex([se for se in visible if imported(se, ns, imports)],
-                                                          per_entry))
+                               lambda: _egress.EntryIndex(list(filter(importer(ns, imports), visible)), per_entry))
             if delta is not None:
-                seen = _egress.PatchedIndex(seen, removed, [se for se in added if imported(se, ns, imports)])
+                seen = _egress.PatchedIndex(seen, removed, list(filter(importer(ns, imports), added)))
         else:  # the fix changes the Sidecar itself
             seen = self._reimported(ns, sidecar, imports, visible, vindex_base, per_entry, delta)
         services = self._services()
@@ -309,7 +313,7 @@ class MeshFacts:
             return _egress.EntryIndex([se for se in _egress.patched_entries(visible, delta, ns, mesh)
                                        if imported(se, ns, imports)])
         old_seen = base.cached(("egress.imported", ns, before.ref),
-                               lambda: _egress.EntryIndex([se for se in visible if imported(se, ns, old)], per_entry))
+                               lambda: _egress.EntryIndex(list(filter(importer(ns, old), visible)), per_entry))
         newly: dict[tuple, K8sObject] = {}
         for pattern in dict.fromkeys(p for p in imports if p not in old):
             pool = visible if "*" in pattern[1] else visible_index.candidates(pattern[1])

@@ -395,6 +395,11 @@ class PatchedListeners(Listeners):
         super().__init__(base.by_port)
         self.base, self.removed, self.added = base, removed, added
 
+    def taking(self, port: int, server_first: bool) -> tuple[Capture, ...]:
+        if port not in self.added and (not self.removed or self.removed.isdisjoint(self.base.keys_on(port))):
+            return self.base.taking(port, server_first)  # the fix changes nothing on this port
+        return super().taking(port, server_first)
+
     def _on(self, port: int) -> list[Capture]:
         caps = self.by_port.get(port, [])
         if self.removed and not self.removed.isdisjoint(self.base.keys_on(port)):

@@ -19,7 +19,7 @@ Facts (reference/istio-facts.md §C1-C5):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,15 +97,29 @@ def sidecar_imports(sidecar: K8sObject | None) -> list[tuple[str, str]] | None:
 
 def imported(se: K8sObject, namespace: str, imports: list[tuple[str, str]] | None) -> bool:
     """Does a Sidecar with these imports configure the ServiceEntry for a workload in ``namespace``?"""
+    return importer(namespace, imports)(se)
+
+
+def importer(namespace: str, imports: list[tuple[str, str]] | None) -> Callable[[K8sObject], bool]:
+    """:func:`imported` for many entries: the imports grouped by the namespace they name once, so each
+    entry is checked against the patterns that can apply to its namespace only."""
     if imports is None:
-        return True
-    hosts = [h for h in se_spec(se).get("hosts") or [] if isinstance(h, str)]
+        return lambda se: True
+    by_ns: dict[str, list[str]] = {}
     for ns, dns in imports:
-        if ns == "~" or (ns not in ("*", se.namespace) and not (ns == "." and se.namespace == namespace)):
-            continue
-        if dns == "*" or any(host_matches(dns, h) or host_matches(h, dns) for h in hosts):
+        if ns != "~":
+            by_ns.setdefault(namespace if ns == "." else ns, []).append(dns)
+    anywhere = by_ns.get("*", [])
+
+    def test(se: K8sObject) -> bool:
+        patterns = by_ns.get(se.namespace, []) + anywhere
+        if not patterns:
+            return False
+        if "*" in patterns:
             return True
-    return False
+        hosts = [h for h in se_spec(se).get("hosts") or [] if isinstance(h, str)]
+        return any(host_matches(dns, h) or host_matches(h, dns) for dns in patterns for h in hosts)
+    return test
 
 
 def outbound_policy(namespace: str, labels: dict | None, sidecars: Iterable[K8sObject],
@@ -141,7 +155,12 @@ def export_to(obj: K8sObject, mesh: MeshConfig) -> list[str]:
 
 def visible_to(obj: K8sObject, namespace: str, mesh: MeshConfig) -> bool:
     """Does a ServiceEntry's ``exportTo`` make it visible to pods of ``namespace``?"""
-    targets = export_to(obj, mesh)
+    return visible_in(obj, export_to(obj, mesh), namespace)
+
+
+def visible_in(obj: K8sObject, targets: list[str], namespace: str) -> bool:
+    """:func:`visible_to` from the object's :func:`export_to` (worked out once per object when many
+    namespaces ask)."""
     if "~" in targets and len(targets) == 1:
         return False
     return "*" in targets or namespace in targets or ("." in targets and obj.namespace == namespace)
