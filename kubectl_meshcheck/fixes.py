@@ -62,6 +62,8 @@ def apply_ops(data: dict, fix: Fix) -> dict:
     Copy-on-write: only the containers on the patched paths are copied, not the whole object (a
     deep copy per fix was most of the verification cost on big inputs)."""
     ops = tree_copy(fix.patch())  # the ops' values end up in the result: never share them
+    if len(ops) == 1 and ops[0].get("op") == "add" and ops[0].get("path") == "" and "value" in ops[0]:
+        return ops[0]["value"]  # RFC 6902: adding at the root replaces the document (a fix that creates one)
     out = dict(data)
     for op in ops:
         if op.get("op") != "test":
