@@ -185,7 +185,7 @@ def _plan(index: Index, resolved: Resolved, env: Environment, req: CaptureReques
     status = (pod.data.get("status") or {}) if pod is not None else {}
     spec = (pod.data.get("spec") or {}) if pod is not None else {}
     return build_plan(wl, index.mode_of(wl).mode, dict(ns_obj.labels) if ns_obj is not None else None,
-                      ctx.mesh_config.get("defaultConfig") or {}, values, values_source,
+                      ctx.mesh.config.get("defaultConfig") or {}, values, values_source,
                       [pod.name] if pod is not None else [], req.image or DEBUG_IMAGE, env,
                       req.container or "", tuple(req.port or ()), tuple(req.host or ()),
                       str(spec.get("nodeName") or ""), str(status.get("podIP") or ""), _owner_pair(resolved),

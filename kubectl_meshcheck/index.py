@@ -412,13 +412,14 @@ class Context:
 
     @property
     def mesh_config(self) -> MeshConfig:
+        """The mesh config, counted as read (rules read it as ``ctx.mesh.config``: the facade's input)."""
         self.facts_used.add("mesh-config")
         return self._index.mesh_config
 
     @property
     def injector_settings(self) -> injection.InjectorSettings:
         """How the install injects (Istio version, native sidecars, CNI, hold): install facts like the
-        mesh config, so not a declared-kind lookup."""
+        mesh config, so not a declared-kind lookup (rules read it as ``ctx.mesh.settings``)."""
         self.facts_used.add("injector")
         return self._index.injector_settings
 

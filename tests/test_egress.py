@@ -258,3 +258,22 @@ def test_traffic_sent_to_an_egress_gateway_is_shown_as_routed_through_it(host):
     vs.data["spec"]["gateways"] = ["istio-system/istio-egressgateway"]
     (row,) = egress_rows(Engine(Index(objects), host.pm).run(rules))
     assert row["egressGateway"] is None and row["fate"] == "routed (ServiceEntry shop/stripe)"
+
+
+def test_each_kind_takes_its_own_mesh_default_export_to():
+    """A VirtualService or DestinationRule without ``exportTo`` is exported as the mesh config's default for
+    its kind says (istio.io MeshConfig: defaultVirtualServiceExportTo, defaultDestinationRuleExportTo), not
+    as ServiceEntries' ``defaultServiceExportTo``."""
+    from kubectl_meshcheck.mesh.visibility import visible_to
+    from kubectl_meshcheck.model import K8sObject, ObjectRef
+
+    mesh, _ = mesh_config_from({"mesh": "defaultServiceExportTo: ['*']\ndefaultVirtualServiceExportTo: ['.']\n"
+                                        "defaultDestinationRuleExportTo: ['~']\n"}, "test")
+
+    def obj(kind):
+        return K8sObject({"spec": {"hosts": ["api.example.com"]}},
+                         ObjectRef("networking.istio.io/v1", kind, "team-a", "x"))
+
+    assert visible_to(obj("ServiceEntry"), "team-b", mesh)
+    assert not visible_to(obj("VirtualService"), "team-b", mesh) and visible_to(obj("VirtualService"), "team-a", mesh)
+    assert not visible_to(obj("DestinationRule"), "team-a", mesh)

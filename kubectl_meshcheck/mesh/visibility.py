@@ -144,12 +144,19 @@ def outbound_policy(namespace: str, labels: dict | None, sidecars: Iterable[K8sO
 # -- exportTo ----------------------------------------------------------------------------------------
 
 
+#: the mesh config field that sets the exportTo of objects of a kind that set none (istio.io MeshConfig:
+#: defaultServiceExportTo, defaultVirtualServiceExportTo, defaultDestinationRuleExportTo; unset: all)
+DEFAULT_EXPORT_TO = {"VirtualService": "defaultVirtualServiceExportTo",
+                     "DestinationRule": "defaultDestinationRuleExportTo"}
+
+
 def export_to(obj: K8sObject, mesh: MeshConfig) -> list[str]:
-    """The namespaces an Istio object is exported to: its ``exportTo``, else the mesh default (all)."""
+    """The namespaces an Istio object is exported to: its ``exportTo``, else the mesh default of its kind
+    (ServiceEntries: ``defaultServiceExportTo``), else all."""
     spec = se_spec(obj)
     value = spec.get("exportTo")
     if not value:
-        value = mesh.get("defaultServiceExportTo") or ["*"]
+        value = mesh.get(DEFAULT_EXPORT_TO.get(obj.kind, "defaultServiceExportTo")) or ["*"]
     return [str(v) for v in value]
 
 
