@@ -65,6 +65,8 @@ class MeshFacts:
     (RBAC) is stated on the finding.
     """
 
+    __slots__ = ("_ctx",)
+
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
 

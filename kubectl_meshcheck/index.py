@@ -9,7 +9,6 @@ patched object in place of the original (so a fix can be re-checked offline).
 
 from __future__ import annotations
 
-import functools
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -322,6 +321,19 @@ class Index:
         return d
 
 
+def _mesh_facts() -> type[MeshFacts]:
+    """The facade's class, imported on first use (it imports every topic's facts)."""
+    global _MESH_FACTS
+    if _MESH_FACTS is None:
+        from .facts import MeshFacts
+
+        _MESH_FACTS = MeshFacts
+    return _MESH_FACTS
+
+
+_MESH_FACTS: type[MeshFacts] | None = None
+
+
 class UndeclaredKind(Exception):
     """A rule looked up a kind it did not declare in ``targets`` or ``reads``."""
 
@@ -389,12 +401,13 @@ class Context:
         """Whether a fix being re-checked replaces this object."""
         return self.rechecking and ref in self._repl
 
-    @functools.cached_property
+    @property
     def mesh(self) -> MeshFacts:
-        """Istio's facts about the objects this context sees (:class:`~kubectl_meshcheck.facts.MeshFacts`)."""
-        from .facts import MeshFacts
+        """Istio's facts about the objects this context sees (:class:`~kubectl_meshcheck.facts.MeshFacts`).
 
-        return MeshFacts(self)
+        A new view per access, not kept on the context: the two would make a reference cycle, and the
+        rules run with the cyclic GC off (``pipeline.without_cyclic_gc``)."""
+        return _mesh_facts()(self)
 
     def _need(self, kind: str) -> None:
         if kind not in self._kinds and not self._any_kind:
