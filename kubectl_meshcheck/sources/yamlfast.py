@@ -186,6 +186,64 @@ def compose_lines(text: bytes | str, offset: int = 0) -> dict[str, int]:
     return field_lines(node, "", None, offset) if node is not None else {}
 
 
+# -- dumping plain documents ------------------------------------------------------------------------------------
+
+_DumperBase: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's emitter: ~10x faster
+_dump_tags: dict = {}
+
+
+class _Dumper(_DumperBase):  # type: ignore[misc, valid-type]
+    def resolve(self, kind, value, implicit):  # memoised: a pure function of these (no path resolvers)
+        if kind is not ScalarNode:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit[0], implicit[1])
+        tag = _dump_tags.get(key)
+        if tag is None:
+            if len(_dump_tags) > 100_000:
+                _dump_tags.clear()
+            tag = _dump_tags[key] = super().resolve(kind, value, implicit)
+        return tag
+
+
+_Dumper.descend_resolver = staticmethod(lambda *a: None)  # type: ignore[assignment]
+_Dumper.ascend_resolver = staticmethod(lambda *a: None)  # type: ignore[assignment]
+
+
+class _NotPlain(Exception):
+    pass
+
+
+def _node(data: Any, seen: set):
+    t = type(data)
+    if t is str:
+        return ScalarNode(_STR, data)
+    if t is dict or t is list:
+        if id(data) in seen:
+            raise _NotPlain  # one object twice: PyYAML writes an anchor and an alias
+        seen.add(id(data))
+        if t is dict:
+            return MappingNode(_MAP, [(_node(k, seen), _node(v, seen)) for k, v in data.items()], flow_style=False)
+        return SequenceNode(_SEQ, [_node(v, seen) for v in data], flow_style=False)
+    if t is int:
+        return ScalarNode("tag:yaml.org,2002:int", str(data))
+    if t is bool:
+        return ScalarNode("tag:yaml.org,2002:bool", "true" if data else "false")
+    if data is None:
+        return ScalarNode("tag:yaml.org,2002:null", "null")
+    raise _NotPlain  # floats, dates, subclasses: the stock representer's business
+
+
+def dump_block(doc: Any) -> str:
+    """``yaml.dump(doc, Dumper=CSafeDumper, sort_keys=False, default_flow_style=False)``, the same text, for
+    JSON-like documents about 2x faster: their nodes are built directly (the stock representer dispatches
+    on every value in Python) and tags resolved once per value. Anything else goes the stock way."""
+    try:
+        node = _node(doc, set())
+    except _NotPlain:
+        return yaml.dump(doc, Dumper=_DumperBase, sort_keys=False, default_flow_style=False)
+    return yaml.serialize(node, Dumper=_Dumper)
+
+
 # -- field lines from the text, without composing ---------------------------------------------------------------
 #
 # Most manifests are block YAML (Helm, kustomize and hand-written ones alike): there a field's line follows from

@@ -198,8 +198,16 @@ def child_analysis(mode: str, target: str, verify: bool, cprofile: str | None) -
         lined.append(f)
     clock.mark("line numbers for findings")
     shown = RunResult(lined, rules, index).visible(Severity.INFO, False)
-    text = rjson.dump_json(rjson.document(shown, {"findings": len(shown)}, [], loaded.notes, None))
+    report = os.path.join(tempfile.gettempdir(), f"meshcheck-phases-{os.getpid()}.json")
+    with open(report, "wb") as fh:  # where the CLI writes: a file (the bench redirects stdout), not memory
+        if hasattr(rjson, "write_document"):  # streamed, a finding at a time
+            rjson.write_document(shown, {"findings": len(shown)}, [], loaded.notes, None, out=fh)
+        else:
+            fh.write(rjson.dump_json(rjson.document(shown, {"findings": len(shown)}, [], loaded.notes, None)).encode())
     clock.mark("render: -o json")
+    with open(report, "rb") as fh:
+        text = fh.read()
+    os.unlink(report)
     if prof is not None:
         prof.disable()
         prof.dump_stats(cprofile)
