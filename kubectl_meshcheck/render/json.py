@@ -24,8 +24,12 @@ from ..fixes import fix_to_json
 from ..model import Finding
 
 
-def finding_to_json(f: Finding) -> dict[str, Any]:
+def finding_to_json(f: Finding, refs: dict | None = None) -> dict[str, Any]:
+    """``refs``: ObjectRef -> its JSON, shared by the findings of one stream (an entry is related to
+    thousands of findings at 10,000 workloads); leave it out where the dicts may be changed."""
     d = f.diagnostic
+    related = [r.to_json() for r in d.related] if refs is None else \
+        [refs.get(r) or refs.setdefault(r, r.to_json()) for r in d.related]
     return {
         "code": f.code,
         "rule": f.rule.name,
@@ -37,7 +41,7 @@ def finding_to_json(f: Finding) -> dict[str, Any]:
         "subject": d.subject,  # what at path the finding is about, when the field names several things
         "message": d.message,
         "args": dict(d.args),
-        "related": [r.to_json() for r in d.related],
+        "related": related,
         "owner": f.owner.to_json() if f.owner else None,
         "fixes": [fix_to_json(r.fix, r.verified, r.withheld, r.note) for r in f.fixes],
         "suppressed": {"by": f.suppressed.source, "reason": f.suppressed.reason} if f.suppressed else None,
@@ -90,12 +94,13 @@ def write_document(findings: list[Finding], summary: dict, unreadable: list, not
         if key != "findings" or not findings:
             out.write(_dumps({key: value})[2:-2])  # `  "key": value` without the braces' lines
             continue
-        out.write(b'  "findings": [\n')
-        for start in range(0, len(findings), 256):
-            batch = findings[start:start + 256]
-            text = b",\n".join(b"    " + _dumps(finding_to_json(f)).replace(b"\n", b"\n    ") for f in batch)
-            out.write((b",\n" if start else b"") + text)
-        out.write(b"\n  ]")
+        refs: dict = {}
+        head, tail = b'{\n  "findings": [\n', b"\n  ]\n}"
+        out.write(head[2:])
+        for start in range(0, len(findings), 256):  # a batch dumped as the findings list: already indented
+            text = _dumps({"findings": [finding_to_json(f, refs) for f in findings[start:start + 256]]})
+            out.write((b",\n" if start else b"") + text[len(head):-len(tail)])
+        out.write(tail[:-2])
     out.write(b"\n}\n")
     out.flush()
 
