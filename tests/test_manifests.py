@@ -113,6 +113,39 @@ def test_mangled_examples_never_make_a_rule_crash(tmp_path, host):
         assert not crashes, f"trial {trial}: {crashes[:3]}"
 
 
+def test_the_quick_shape_test_passes_exactly_the_objects_the_full_check_passes(tmp_path):
+    """Well-formed objects are waved through by a compiled test (no paths built); it must agree with the
+    full check on every object of the examples and the bench data, mangled or not, so no wrong type slips by."""
+    import copy
+    import random
+
+    from kubectl_meshcheck.sources import shape
+
+    generate(str(tmp_path), 30, seed=9, profile="mesh")
+    examples = Path(__file__).resolve().parents[1] / "kubectl_meshcheck" / "examples"
+    objects = [o for o in load_paths([str(tmp_path), str(examples)], recursive=True).objects if o.kind in shape.SHAPES]
+    assert {o.kind for o in objects} >= {"Deployment", "Service", "ServiceEntry", "Sidecar", "VirtualService"}
+
+    def spots(x, pre=()):
+        for k, v in x.items() if isinstance(x, dict) else enumerate(x) if isinstance(x, list) else ():
+            yield pre + (k,), x
+            yield from spots(v, pre + (k,))
+
+    rng = random.Random(11)
+    bad = 0
+    for o in objects:
+        for _ in range(8):
+            doc = copy.deepcopy(o.data)
+            path, parent = rng.choice(list(spots(doc)))
+            parent[path[-1]] = rng.choice([None, "x", 7, True, 1.5, [1, "y"], [None], {"a": 1}, {}, [], {"a": None}])
+            full = shape._check(doc.get("metadata"), shape._META, "/metadata") or shape._check(
+                doc, shape.SHAPES[o.kind], "")
+            assert shape._WELL_FORMED[o.kind](doc) is (full is None), (o.ref.display(), path)
+            assert shape.shape_problem(doc, o.kind) == full
+            bad += full is not None
+    assert bad > 200  # the mangling does hit the fields the shapes describe
+
+
 # Block YAML where a field's line follows from indentation, and the constructs where it does not
 # (the reader must then say "not sure" and the loader compose the document instead).
 _TRICKY = [
