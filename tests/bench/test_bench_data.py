@@ -197,4 +197,3 @@ def test_the_coverage_and_routing_indexes_answer_as_a_scan_of_every_object(tmp_p
             covered += want.entry is not None
             routed += egress.gateway_route(ep, ns, vss, services, mesh) is not None
     assert compared > 200 and covered > 50 and routed > 5, (compared, covered, routed)
-
