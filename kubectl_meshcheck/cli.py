@@ -403,11 +403,14 @@ def run_analysis(topic: Topic | None, opts: Options) -> int:
 
     if opts.output == "yaml" and topic in PROPOSALS:  # ready to pipe into kubectl apply -f -
         typer.echo(PROPOSALS[topic](result), nl=False)
-    elif opts.output in ("json", "yaml"):
+    elif opts.output == "json":  # streamed: the bytes of dump_json(document(...)), never all in memory
+        extra = {preface[0]: preface_rows} if preface else None
+        rjson.write_document(shown, summary, unreadable, loaded.notes, rows, extra)
+    elif opts.output == "yaml":
         doc = rjson.document(shown, summary, unreadable, loaded.notes, rows)
         if preface:
             doc[preface[0]] = preface_rows
-        typer.echo(rjson.dump_json(doc) if opts.output == "json" else rjson.dump_yaml(doc), nl=opts.output == "json")
+        typer.echo(rjson.dump_yaml(doc), nl=False)
     elif opts.output == "patch":
         typer.echo(render_patches(shown, opts.unsafe_fixes, opts.include_owned), nl=False)
     elif opts.output == "kustomize":

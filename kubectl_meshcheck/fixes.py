@@ -85,12 +85,11 @@ def _yaml_of(doc: Any) -> str:
     key = json.dumps(doc, separators=(",", ":"), default=str)
     text = _YAML_OF.get(key)
     if text is None:
-        import yaml
+        from .sources.yamlfast import dump_block
 
-        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml: ~10x faster on 1,000s of entries
         if len(_YAML_OF) > 50_000:  # a long-lived embedding process: keep the memo bounded
             _YAML_OF.clear()
-        text = _YAML_OF[key] = yaml.dump(doc, Dumper=dumper, sort_keys=False, default_flow_style=False)
+        text = _YAML_OF[key] = dump_block(doc)
     return text
 
 

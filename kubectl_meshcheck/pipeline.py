@@ -5,7 +5,9 @@ rule is judged the same way in a terminal, in CI and in an organisation's tests.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import gc
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,7 +132,24 @@ def analyse(objects: list[K8sObject], rules: list[Rule], settings: Settings,
                   injector_settings=settings.injector, scope=scope_of(settings, live),
                   pod_evidence=live.pod_evidence if live is not None else None)
     engine = Engine(index, settings.host.pm, settings.config, use_annotations=settings.use_annotations)
-    return objects, index, engine.run(rules, live.unreadable if live is not None else [])
+    with without_cyclic_gc():
+        result = engine.run(rules, live.unreadable if live is not None else [])
+    return objects, index, result
+
+
+@contextmanager
+def without_cyclic_gc() -> Iterator[None]:
+    """The cyclic GC off while the rules run, and what they built frozen after: the rules make no cycles
+    (measured: a collection after a run with it off frees nothing), yet at 10,000 workloads its full
+    collections over their memos and findings cost ~3 s. Objects still go by reference counting."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was:
+            gc.enable()
 
 
 def summary(r: Run, fail_on: Severity, exit_code: int) -> dict[str, Any]:

@@ -71,19 +71,39 @@ class _Source:
         return self._spans[i] if i >= 0 else None
 
     def line_map(self, doc_line: int) -> Callable[[str], int | None]:
-        cache: dict[str, int] = {}
+        """The line of a field (or of its nearest parent) of the document starting at ``doc_line``: read off
+        the block YAML text where it can be (``yamlfast.BlockLines``), from the composed document otherwise."""
+        answers: dict[str, int | None] = {}
+        composed: dict[str, int] = {}
+        block: list[yamlfast.BlockLines | None] = []
 
         def line_of(pointer: str) -> int | None:
-            if not cache:
-                cache.update(self._compose(doc_line))
-            p = pointer
-            while p:
-                if p in cache:
-                    return cache[p]
-                p = p.rsplit("/", 1)[0]
-            return cache.get("", doc_line)
+            if pointer in answers:
+                return answers[pointer]
+            if not block:
+                block.append(self._block(doc_line))
+            got = block[0].line(pointer) if block[0] is not None and not composed else None
+            if got is None:
+                if not composed:
+                    composed.update(self._compose(doc_line))
+                p = pointer
+                while p and p not in composed:
+                    p = p.rsplit("/", 1)[0]
+                got = composed[p] if p else composed.get("", doc_line)
+            answers[pointer] = got
+            return got
 
         return line_of
+
+    def _block(self, doc_line: int) -> yamlfast.BlockLines | None:
+        span = self.span(doc_line) if self.format == "yaml" else None
+        if span is None:
+            return None
+        start, end, first = span
+        try:
+            return yamlfast.BlockLines(self.data[start:end].decode("utf-8"), first)
+        except UnicodeDecodeError:
+            return None
 
     def _compose(self, doc_line: int) -> dict[str, int]:
         span = self.span(doc_line)

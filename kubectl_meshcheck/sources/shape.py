@@ -10,6 +10,7 @@ for the API server.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..index import TEMPLATE_PATHS
@@ -112,10 +113,59 @@ def _check(value: Any, shape: Any, path: str) -> tuple[str, str] | None:
     return None
 
 
+def _compile(shape: Any) -> Callable[[Any], bool]:
+    """A test that a value has ``shape``: True only when ``_check`` finds nothing (exact types, no paths
+    built), so well-formed objects cost one pass; False sends the object to ``_check`` for the message."""
+    if shape == STRMAP:
+        def strmap(v: Any) -> bool:
+            if v is None:
+                return True
+            if type(v) is not dict:
+                return False
+            for x in v.values():  # noqa: SIM110 - a loop: all() over a generator is slower here
+                if x is not None and type(x) is not str:
+                    return False
+            return True
+        return strmap
+    if shape == INT_OR_STR:
+        return lambda v: v is None or type(v) is int or type(v) is str
+    if isinstance(shape, list):
+        item = _compile(shape[0])
+
+        def each(v: Any) -> bool:
+            if v is None:
+                return True
+            if type(v) is not list:
+                return False
+            for x in v:  # noqa: SIM110 - a loop: all() over a generator is slower here
+                if x is not None and not item(x):
+                    return False
+            return True
+        return each
+    if isinstance(shape, dict):
+        fields = [(key, _compile(sub)) for key, sub in shape.items()]
+
+        def mapping(v: Any) -> bool:
+            if v is None:
+                return True
+            if type(v) is not dict:
+                return False
+            for key, ok in fields:
+                x = v.get(key)
+                if x is not None and not ok(x):
+                    return False
+            return True
+        return mapping
+    return lambda v: v is None or type(v) is shape
+
+
+_WELL_FORMED = {kind: _compile({"metadata": _META, **shape}) for kind, shape in SHAPES.items()}
+
+
 def shape_problem(doc: dict, kind: str) -> tuple[str, str] | None:
     """(JSON Pointer, what is wrong) for the first field meshcheck reads that has the wrong type."""
     shape = SHAPES.get(kind)
-    if shape is None:
+    if shape is None or _WELL_FORMED[kind](doc):
         return None
     return _check(doc.get("metadata"), _META, "/metadata") or _check(doc, shape, "")
 
