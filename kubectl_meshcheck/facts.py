@@ -27,7 +27,6 @@ from .mesh.serviceentries import auto_allocated
 from .mesh.visibility import (
     applicable_sidecar,
     export_to,
-    imported,
     importer,
     outbound_policy,
     root_namespace,
@@ -73,7 +72,7 @@ class MeshFacts:
     def _fact(self, key: tuple, compute: Callable[[], Any], kinds: Iterable[str], wl: Workload | None = None) -> Any:
         """Memoised ``compute()``: afresh while a fix that replaces ``wl`` or an object of ``kinds`` is re-checked."""
         ctx = self._ctx
-        if ctx.rechecking and wl is not None and ctx.replaces(wl.ref):
+        if wl is not None and ctx.replaces(wl.ref):
             return compute()
         return ctx.cached(key, compute, kinds=kinds)
 
@@ -289,14 +288,11 @@ class MeshFacts:
         # the visible entries' listeners, from the input: a re-check removes and adds the few a fix touches
         by_entries = base.cached(("egress.entry-listeners", ns),
                                  lambda: _egress.entry_listeners(visible, per_entry, has_vip))
-        if "Service" in ctx.changed_kinds():  # no bundled fix changes a Service here: rebuilt, not patched
-            listeners = _egress.Listeners(_egress.merged(by_services, {
-                port: [c for c in caps if c.ref.key not in removed] for port, caps in by_entries.items()}))
-            if added:
-                listeners = _egress.PatchedListeners(listeners, set(), _egress.wildcard_listeners([], added, has_vip))
-            return vindex, seen, listeners
-        listeners = base.cached(("egress.listeners", ns),
-                                lambda: _egress.Listeners(_egress.merged(by_services, by_entries)))
+        if "Service" in ctx.changed_kinds():  # the Services' listeners as the fix leaves them: not the input's
+            listeners = _egress.Listeners(_egress.merged(by_services, by_entries))
+        else:
+            listeners = base.cached(("egress.listeners", ns),
+                                    lambda: _egress.Listeners(_egress.merged(by_services, by_entries)))
         if delta is not None:
             listeners = _egress.PatchedListeners(listeners, removed, _egress.wildcard_listeners([], added, has_vip))
         return vindex, seen, listeners
@@ -312,17 +308,19 @@ class MeshFacts:
         before = base.get("Sidecar", sidecar.namespace, sidecar.name)
         old = sidecar_imports(before) if before is not None else None
         if old is None or not set(old) <= set(imports):
-            return _egress.EntryIndex([se for se in _egress.patched_entries(visible, delta, ns, mesh)
-                                       if imported(se, ns, imports)])
+            return _egress.EntryIndex(list(filter(importer(ns, imports),
+                                                  _egress.patched_entries(visible, delta, ns, mesh))))
         old_seen = base.cached(("egress.imported", ns, before.ref),
                                lambda: _egress.EntryIndex(list(filter(importer(ns, old), visible)), per_entry))
+        was_imported, now_imported = importer(ns, old), importer(ns, imports)
         newly: dict[tuple, K8sObject] = {}
         for pattern in dict.fromkeys(p for p in imports if p not in old):
             pool = visible if "*" in pattern[1] else visible_index.candidates(pattern[1])
+            by_pattern = importer(ns, [pattern])
             for se in pool:
-                if se.ref.key not in removed and imported(se, ns, [pattern]) and not imported(se, ns, old):
+                if se.ref.key not in removed and by_pattern(se) and not was_imported(se):
                     newly.setdefault(se.ref.key, se)
-        added = [se for se in changed if visible_to(se, ns, mesh) and imported(se, ns, imports)]
+        added = [se for se in changed if visible_to(se, ns, mesh) and now_imported(se)]
         return _egress.PatchedIndex(old_seen, removed, [*newly.values(), *added])
 
     # -- capture ---------------------------------------------------------------------------------
